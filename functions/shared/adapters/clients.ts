@@ -1,0 +1,41 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+/**
+ * Module-scope SDK clients, made once per Lambda container. Endpoints come from the standard
+ * `AWS_ENDPOINT_URL` variable, which the local runtime and tests point at moto. Short timeouts turn
+ * a hung connection into a 503 long before the function's own timeout.
+ */
+const common = {
+  maxAttempts: 3,
+  retryMode: "standard",
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
+} as const;
+
+let documentClient: DynamoDBDocumentClient | undefined;
+let s3: S3Client | undefined;
+let secrets: SecretsManagerClient | undefined;
+
+/** A new document client with the service's defaults; `endpoint` overrides AWS_ENDPOINT_URL. */
+export function newDocumentClient(endpoint?: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, ...(endpoint ? { endpoint } : {}) }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function dynamoDocumentClient(): DynamoDBDocumentClient {
+  documentClient ??= newDocumentClient();
+  return documentClient;
+}
+
+export function s3Client(forcePathStyle = false): S3Client {
+  s3 ??= new S3Client({ ...common, forcePathStyle });
+  return s3;
+}
+
+export function secretsClient(): SecretsManagerClient {
+  secrets ??= new SecretsManagerClient(common);
+  return secrets;
+}

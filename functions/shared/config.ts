@@ -1,0 +1,41 @@
+import * as z from "zod";
+
+/**
+ * Runtime configuration, parsed once from `process.env` at cold start: a missing variable fails the
+ * init, not the first request. The CDK stack sets these names; the local runtime and the tests set
+ * the same names (plus `AWS_ENDPOINT_URL`, which the AWS SDK reads by itself, to reach moto).
+ */
+export const configSchema = z
+  .object({
+    EVENTS_TABLE: z.string().min(1),
+    CONTROL_TABLE: z.string().min(1),
+    /** Secrets Manager id of the HMAC key that seals paging cursors (deployed stacks). */
+    CURSOR_SECRET_ID: z.string().min(1).optional(),
+    /** The HMAC key itself (local runs, tests). One of the two is required. */
+    CURSOR_SECRET: z.string().min(16).optional(),
+    /** Retention for a workspace that has no setting of its own. @default 90 */
+    DEFAULT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    /** Bucket with Object Lock that receives the nightly exports. */
+    EXPORT_BUCKET: z.string().min(1).optional(),
+    /** Path-style S3 addressing, needed for moto and most S3-compatible endpoints. */
+    S3_FORCE_PATH_STYLE: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+  })
+  .refine((c) => c.CURSOR_SECRET_ID !== undefined || c.CURSOR_SECRET !== undefined, {
+    message: "set CURSOR_SECRET_ID (deployed) or CURSOR_SECRET (local)",
+    path: ["CURSOR_SECRET_ID"],
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses the environment; throws a readable error naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,244 @@
+import { canonicalJson, sha256Hex } from "../canonical.js";
+import type { Clock, IdGenerator } from "../clock.js";
+import { openCursor, sealCursor } from "../cursor.js";
+import {
+  ConflictError,
+  DuplicateIdError,
+  type FieldError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from "../errors.js";
+import type { ControlStore, EventRecord, EventStore, Principal } from "../ports.js";
+import { categoryOf, typesInCategory } from "../schemas/catalogue.js";
+import {
+  type EventInput,
+  eventIdSchema,
+  inFieldOrder,
+  parsePostEventsBody,
+  type StoredEvent,
+} from "../schemas/event.js";
+import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
+import { validationError } from "./zod-errors.js";
+
+export interface EventsDeps {
+  events: EventStore;
+  control: ControlStore;
+  clock: Clock;
+  newId: IdGenerator;
+  defaultRetentionDays: number;
+  cursorKey: () => Promise<Buffer>;
+}
+
+/** occurredAt may trail recordedAt by 7 days and lead it by 5 minutes (producer clock skew). */
+export const OCCURRED_AT_MAX_AHEAD_MS = 5 * 60 * 1000;
+export const OCCURRED_AT_MAX_BEHIND_MS = 7 * 24 * 60 * 60 * 1000;
+const DAY_SECONDS = 86_400;
+/** Events of one batch written at once; each is its own two-item transaction. */
+const BATCH_WRITE_CONCURRENCY = 8;
+
+export type ItemStatus = "created" | "duplicate" | "conflict";
+
+export type RecordOutcome =
+  | { kind: "single"; status: "created" | "duplicate"; event: StoredEvent }
+  | { kind: "batch"; results: { id: string; status: "created" | "duplicate" }[] };
+
+/** The stored form of one input, hashed as the evidence that anchors later integrity seals. */
+export function buildEvent(input: EventInput, id: string, recordedAt: string): StoredEvent {
+  const { id: _id, occurredAt, ...rest } = input;
+  const withoutHash = {
+    id,
+    ...rest,
+    category: categoryOf(input.type),
+    recordedAt,
+    occurredAt: occurredAt ?? recordedAt,
+  };
+  return inFieldOrder({ ...withoutHash, hash: sha256Hex(canonicalJson(withoutHash)) });
+}
+
+/** Same id + same content hash = a replay; same id + another hash = a conflict. */
+export function contentHashOf(input: EventInput): string {
+  const { id: _id, ...content } = input;
+  return sha256Hex(canonicalJson(content));
+}
+
+function occurredAtErrors(input: EventInput, now: Date, prefix: string): FieldError[] {
+  if (!input.occurredAt) return [];
+  const at = Date.parse(input.occurredAt);
+  if (at > now.getTime() + OCCURRED_AT_MAX_AHEAD_MS) {
+    return [{ path: `${prefix}/occurredAt`, message: "must be at most 5 minutes after the server's time" }];
+  }
+  if (at < now.getTime() - OCCURRED_AT_MAX_BEHIND_MS) {
+    return [{ path: `${prefix}/occurredAt`, message: "must be at most 7 days before the server's time" }];
+  }
+  return [];
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+interface Pending {
+  input: EventInput;
+  record: EventRecord;
+}
+
+/**
+ * Validates the whole request, then appends. Nothing is written unless every item is valid. A
+ * replayed id with identical content is a duplicate (no second item); with other content, a conflict.
+ */
+export async function recordEvents(
+  deps: EventsDeps,
+  principal: Principal,
+  body: unknown,
+): Promise<RecordOutcome> {
+  const { batch, parsed } = parsePostEventsBody(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  const inputs: EventInput[] = "events" in parsed.data ? parsed.data.events : [parsed.data];
+  const pathOf = (i: number) => (batch ? `/events/${i}` : "");
+
+  const now = deps.clock.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const workspace = await deps.control.getWorkspace(principal.workspaceId);
+  const expiresAt = nowSeconds + (workspace?.retentionDays ?? deps.defaultRetentionDays) * DAY_SECONDS;
+
+  // One pending write per distinct id; a repeated id within the batch points at its first use.
+  const errors = inputs.flatMap((input, i) => occurredAtErrors(input, now, pathOf(i)));
+  const pending: Pending[] = [];
+  const firstUse = new Map<string, number>();
+  const writeOf = inputs.map((input, i) => {
+    const id = input.id ?? deps.newId(now);
+    const contentHash = contentHashOf(input);
+    const seen = firstUse.get(id);
+    if (seen !== undefined) {
+      if (pending[seen]?.record.contentHash !== contentHash) {
+        errors.push({
+          path: `${pathOf(i)}/id`,
+          message: "repeats an earlier id of this batch with different content",
+        });
+      }
+      return { index: seen, repeat: true };
+    }
+    firstUse.set(id, pending.length);
+    const record = {
+      workspaceId: principal.workspaceId,
+      event: buildEvent(input, id, now.toISOString()),
+      contentHash,
+      expiresAt,
+    };
+    pending.push({ input, record });
+    return { index: pending.length - 1, repeat: false };
+  });
+  if (errors.length > 0) throw new ValidationError(errors);
+
+  const write = async ({ input, record }: Pending): Promise<{ status: ItemStatus; event: StoredEvent }> => {
+    try {
+      await deps.events.append(record);
+      return { status: "created", event: record.event };
+    } catch (err: unknown) {
+      if (!(err instanceof DuplicateIdError)) throw err;
+    }
+    const existing = await deps.events.findById(principal.workspaceId, record.event.id, nowSeconds);
+    if (!existing || existing.contentHash !== record.contentHash)
+      return { status: "conflict", event: record.event };
+    if (existing.event) return { status: "duplicate", event: existing.event };
+    // The id was claimed by a write that never stored its event (it failed, or is still in
+    // flight): store it now under the claim's recordedAt, so every racer writes the same item.
+    const event = buildEvent(input, record.event.id, existing.recordedAt);
+    await deps.events.complete({ ...record, event });
+    return { status: "created", event };
+  };
+
+  if (!batch) {
+    const result = await write(pending[0] as Pending);
+    if (result.status === "conflict") {
+      throw new ConflictError(`event ${result.event.id} already exists with different content`);
+    }
+    return { kind: "single", status: result.status, event: result.event };
+  }
+
+  const done: ({ id: string; status: ItemStatus } | undefined)[] = new Array(pending.length);
+  try {
+    await mapLimit(
+      pending.map((p, i) => [p, i] as const),
+      BATCH_WRITE_CONCURRENCY,
+      async ([p, i]) => {
+        done[i] = { id: p.record.event.id, status: (await write(p)).status };
+      },
+    );
+  } catch (err: unknown) {
+    // Say exactly what was stored before the failure, so nothing acknowledged is in doubt.
+    if (err instanceof UnavailableError) err.extensions.results = done.filter(Boolean);
+    throw err;
+  }
+  const results = writeOf.map(({ index, repeat }) => {
+    const result = done[index] as { id: string; status: ItemStatus };
+    return repeat ? { id: result.id, status: "duplicate" as const } : result;
+  });
+  if (results.some((r) => r.status === "conflict")) {
+    const conflict = new ConflictError(
+      "some event ids already exist with different content; the other events were stored",
+    );
+    conflict.extensions.results = results;
+    throw conflict;
+  }
+  return { kind: "batch", results: results as { id: string; status: "created" | "duplicate" }[] };
+}
+
+function storeFilters(q: ListEventsQuery) {
+  const { limit: _limit, cursor: _cursor, ...filters } = q;
+  return filters;
+}
+
+/** Lists events newest first, one page at a time. */
+export async function listEvents(
+  deps: EventsDeps,
+  principal: Principal,
+  rawQuery: Record<string, string | undefined>,
+): Promise<{ events: StoredEvent[]; nextCursor: string | null }> {
+  const parsed = listEventsQuerySchema.safeParse(rawQuery);
+  if (!parsed.success) throw validationError(parsed.error);
+  const q = parsed.data;
+  const filters = storeFilters(q);
+  const key = await deps.cursorKey();
+  const after = q.cursor ? openCursor(key, principal.workspaceId, filters, q.cursor) : undefined;
+  const beforeKey = [after, q.until].filter((k): k is string => k !== undefined).sort()[0];
+  const page = await deps.events.query({
+    workspaceId: principal.workspaceId,
+    actorId: q.actor,
+    nodeId: q.node,
+    types: q.type ? (q.type.endsWith(".*") ? typesInCategory(q.type.slice(0, -2)) : [q.type]) : undefined,
+    outcome: q.outcome,
+    sourceIp: q.sourceIp,
+    fromKey: q.since,
+    beforeKey,
+    limit: q.limit,
+    nowEpochSeconds: Math.floor(deps.clock.now().getTime() / 1000),
+  });
+  return {
+    events: page.events,
+    nextCursor: page.nextKey ? sealCursor(key, principal.workspaceId, filters, page.nextKey) : null,
+  };
+}
+
+/** One event by id, from the caller's workspace only. */
+export async function getEvent(deps: EventsDeps, principal: Principal, id: string): Promise<StoredEvent> {
+  const notFound = new NotFoundError(`no event ${id} in this workspace`);
+  if (!eventIdSchema.safeParse(id).success) throw notFound;
+  const found = await deps.events.findById(
+    principal.workspaceId,
+    id,
+    Math.floor(deps.clock.now().getTime() / 1000),
+  );
+  if (!found?.event) throw notFound;
+  return found.event;
+}

@@ -1,0 +1,62 @@
+import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { dynamoDocumentClient, secretsClient } from "./adapters/clients.js";
+import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
+import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
+import { translateStorageError } from "./adapters/storage-errors.js";
+import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
+import { type Config, loadConfig } from "./config.js";
+import type { EventsDeps } from "./core/events.js";
+
+export type Deps = EventsDeps & { config: Config };
+
+export interface DepsOptions {
+  config: Config;
+  client: DynamoDBDocumentClient;
+  clock?: Clock;
+  newId?: IdGenerator;
+  /** See {@link DynamoEventStoreOptions.queryPageSize}. */
+  queryPageSize?: number;
+}
+
+/** Wires the core to DynamoDB. Tests call it with their own client, clock or page size. */
+export function makeDeps(options: DepsOptions): Deps {
+  const { config, client } = options;
+  return {
+    config,
+    events: new DynamoEventStore({
+      client,
+      tableName: config.EVENTS_TABLE,
+      queryPageSize: options.queryPageSize,
+    }),
+    control: new DynamoControlStore(client, config.CONTROL_TABLE),
+    clock: options.clock ?? systemClock,
+    newId: options.newId ?? ulidGenerator(),
+    defaultRetentionDays: config.DEFAULT_RETENTION_DAYS,
+    cursorKey: cursorKeyLoader(config),
+  };
+}
+
+let memo: Deps | undefined;
+
+/** The production wiring, built once per container at cold start (config errors fail the init). */
+export function defaultDeps(): Deps {
+  memo ??= makeDeps({ config: loadConfig(), client: dynamoDocumentClient() });
+  return memo;
+}
+
+/** The cursor HMAC key: from the environment locally, from Secrets Manager (fetched once) on AWS. */
+function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_ID">): () => Promise<Buffer> {
+  let key: Promise<Buffer> | undefined;
+  return () => {
+    if (config.CURSOR_SECRET) return Promise.resolve(Buffer.from(config.CURSOR_SECRET));
+    key ??= secretsClient()
+      .send(new GetSecretValueCommand({ SecretId: config.CURSOR_SECRET_ID }))
+      .then((out) => Buffer.from(out.SecretString ?? ""))
+      .catch((err: unknown) => {
+        key = undefined;
+        return translateStorageError(err, "cursor secret");
+      });
+    return key;
+  };
+}

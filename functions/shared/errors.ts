@@ -1,0 +1,98 @@
+/**
+ * Domain errors. Each carries the HTTP status and the RFC 9457 problem `type` it maps to; the one
+ * middleware in http/problem.ts turns them into application/problem+json. Nothing above the
+ * adapters ever sees an SDK error type.
+ */
+export interface FieldError {
+  /** JSON Pointer (RFC 6901) into the request body or query, e.g. `/events/3/context/incidentId`. */
+  path: string;
+  message: string;
+}
+
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly type: string;
+  abstract readonly title: string;
+  /** Extra response headers, e.g. Retry-After. */
+  readonly headers: Record<string, string> = {};
+  /** Problem extension members added to the body (RFC 9457 §3.2). */
+  readonly extensions: Record<string, unknown> = {};
+}
+
+export class ValidationError extends AppError {
+  readonly status = 400;
+  readonly type = "/problems/validation";
+  readonly title = "The request is not valid";
+  constructor(
+    readonly errors: FieldError[],
+    detail = errors.length === 1
+      ? `${errors[0]?.path || "/"}: ${errors[0]?.message}`
+      : `${errors.length} problems in the request`,
+  ) {
+    super(detail);
+    this.extensions.errors = errors;
+  }
+}
+
+export class BadRequestError extends AppError {
+  readonly status = 400;
+  readonly type = "/problems/bad-request";
+  readonly title = "Bad request";
+}
+
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly type = "/problems/unauthorized";
+  readonly title = "Missing or invalid API key";
+  override readonly headers = { "www-authenticate": 'Bearer realm="audit-log"' };
+}
+
+export class ForbiddenError extends AppError {
+  readonly status = 403;
+  readonly type = "/problems/forbidden";
+  readonly title = "The API key lacks the required scope";
+}
+
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly type = "/problems/not-found";
+  readonly title = "Not found";
+}
+
+/** The id was already used for an event with different content. */
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly type = "/problems/conflict";
+  readonly title = "The event id is already used by different content";
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly type = "/problems/payload-too-large";
+  readonly title = "The request body is too large";
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly type = "/problems/unsupported-media-type";
+  readonly title = "The request body must be application/json";
+}
+
+/** Storage could not be reached or answered with a fault; nothing was acknowledged. */
+export class UnavailableError extends AppError {
+  readonly status = 503;
+  readonly type = "/problems/unavailable";
+  readonly title = "The service is temporarily unavailable";
+  override readonly headers: Record<string, string>;
+  constructor(detail: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(detail, { cause: options?.cause });
+    this.headers = { "retry-after": String(options?.retryAfterSeconds ?? 2) };
+  }
+}
+
+/** Raised by the store when an id guard already exists. Never reaches HTTP: the core resolves it. */
+export class DuplicateIdError extends Error {
+  constructor(readonly id: string) {
+    super(`event id ${id} already exists`);
+  }
+}

@@ -1,0 +1,87 @@
+import type { Scope } from "./routes.js";
+import type { StoredEvent } from "./schemas/event.js";
+
+/** One event ready to store: the document, its evidence hash, and what the indexes need. */
+export interface EventRecord {
+  workspaceId: string;
+  event: StoredEvent;
+  /** SHA-256 of the producer's content (without server fields): decides replay vs conflict. */
+  contentHash: string;
+  /** Epoch seconds; DynamoDB TTL and every read use it. */
+  expiresAt: number;
+}
+
+/** Where the id guard says an event was first stored. */
+export interface ExistingId {
+  contentHash: string;
+  /** When the id was claimed; a completed write keeps this recordedAt. */
+  recordedAt: string;
+  /** Undefined when the write that claimed the id never stored its event (it died in between). */
+  event: StoredEvent | undefined;
+}
+
+export interface EventQuery {
+  workspaceId: string;
+  actorId?: string;
+  nodeId?: string;
+  /** Exact types to match (one for `type=x.y`, the category's types for `type=x.*`). */
+  types?: string[];
+  outcome?: "success" | "failure";
+  sourceIp?: string;
+  /** Inclusive lower bound on the sort key (`recordedAt#id`). */
+  fromKey?: string;
+  /** Exclusive upper bound on the sort key: `until`, or the cursor's last key, whichever is lower. */
+  beforeKey?: string;
+  limit: number;
+  /** Items whose expiresAt is at or before this (epoch seconds) are never returned. */
+  nowEpochSeconds: number;
+}
+
+export interface EventPage {
+  events: StoredEvent[];
+  /** Sort key of the last returned event when more may follow; undefined at the end. */
+  nextKey: string | undefined;
+}
+
+/**
+ * The write-once log. There is no update and no delete. {@link EventStore.append} claims the id
+ * (or throws {@link DuplicateIdError}) and stores the event; {@link EventStore.complete} stores the
+ * event of an id whose claim exists but whose event does not (a write that died in between).
+ */
+export interface EventStore {
+  append(record: EventRecord): Promise<void>;
+  complete(record: EventRecord): Promise<void>;
+  findById(workspaceId: string, id: string, nowEpochSeconds: number): Promise<ExistingId | undefined>;
+  query(query: EventQuery): Promise<EventPage>;
+}
+
+export interface Principal {
+  workspaceId: string;
+  keyId: string;
+  scopes: Scope[];
+}
+
+export interface ApiKeyRecord {
+  keyId: string;
+  workspaceId: string;
+  /** Hex SHA-256 of the whole bearer token. */
+  secretHash: string;
+  scopes: Scope[];
+  name: string;
+  createdAt: string;
+}
+
+export interface WorkspaceRecord {
+  workspaceId: string;
+  plan: "per-node" | "enterprise";
+  retentionDays: number;
+  createdAt: string;
+}
+
+/** Mutable control-plane state: API keys and workspaces. */
+export interface ControlStore {
+  getApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
+  putWorkspace(workspace: WorkspaceRecord): Promise<void>;
+}

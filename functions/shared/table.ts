@@ -1,0 +1,141 @@
+/**
+ * The one place that names tables, indexes and attributes. Runtime code, the local bootstrap
+ * (scripts/) and the CDK stack (lib/) all import from here, so the three cannot drift.
+ *
+ * Events table (write-once; the only write is PutItem with attribute_not_exists):
+ *
+ * | item        | pk                               | sk                      |
+ * |-------------|----------------------------------|-------------------------|
+ * | event       | `<workspace>#<shard>`            | `<recordedAt>#<id>`     |
+ * | id guard    | `<workspace>#id#<id>`            | `id`                    |
+ *
+ * - Event items are append-only in key order: the sort key starts with the server clock
+ *   (`recordedAt`, ISO 8601 UTC with ms), so a Query with ScanIndexForward=false is newest first.
+ * - A workspace's events are spread over {@link WRITE_SHARDS} partitions (shard = hash of the id), so
+ *   one workspace is not capped by the ~1,000 WCU/s limit of a single partition key. Reads fan out
+ *   over the shards and merge by sort key.
+ * - The id guard makes the client's idempotency key unique per workspace and serves
+ *   `GET /v1/events/{id}` with one strongly consistent GetItem.
+ *
+ * GSIs (projection ALL; each partition key starts with the workspace, so one query never touches
+ * two tenants; each sorts by the same `sk` as the table, newest first):
+ * - byActor `<workspace>#<actor.id>`: "everything alice did". Hot limit: one actor writing more than
+ *   ~1,000 events/s in one workspace (GSI back-pressure then throttles the table write).
+ * - byType `<workspace>#<type>`: "every pcap.download". Category queries (`pcap.*`) fan out over the
+ *   catalogue's types of that category. Hot limit: ~1,000 events/s of one type per workspace.
+ * - byNode `<workspace>#<node.id>`: "everything on nyc-edge-01". Events without a node are absent.
+ */
+
+/** Partition key of both tables. */
+export const PK = "pk";
+/** Sort key of both tables, and the sort key of every GSI. */
+export const SK = "sk";
+
+/** Epoch seconds after which DynamoDB's TTL sweep may delete the item; reads filter on it too. */
+export const EXPIRES_AT = "expiresAt";
+
+/** Event item attributes. `doc` is the stored event as its RFC 8785 canonical JSON, byte for byte. */
+export const EventAttr = {
+  doc: "doc",
+  hash: "hash",
+  id: "id",
+  recordedAt: "recordedAt",
+  outcome: "outcome",
+  sourceIp: "sourceIp",
+  actorKey: "gsiActor",
+  typeKey: "gsiType",
+  nodeKey: "gsiNode",
+  expiresAt: EXPIRES_AT,
+} as const;
+
+/** Id guard attributes: where the event lives, and the hash of the content the id was first used for. */
+export const GuardAttr = {
+  eventPk: "eventPk",
+  eventSk: "eventSk",
+  recordedAt: "recordedAt",
+  contentHash: "contentHash",
+  expiresAt: EXPIRES_AT,
+} as const;
+
+export const Index = {
+  byActor: "byActor",
+  byType: "byType",
+  byNode: "byNode",
+} as const;
+export type IndexName = (typeof Index)[keyof typeof Index];
+
+/** GSI name → its partition key attribute. Sort key is always {@link SK}. */
+export const INDEX_PARTITION_KEY: Record<IndexName, string> = {
+  [Index.byActor]: EventAttr.actorKey,
+  [Index.byType]: EventAttr.typeKey,
+  [Index.byNode]: EventAttr.nodeKey,
+};
+
+/**
+ * Write shards per workspace. Part of the key design: changing it strands existing items on shards
+ * that reads no longer visit, so it needs a migration, not an edit.
+ */
+export const WRITE_SHARDS = 4;
+
+/** Base names; the deployed name appends the stage (`audit-events-prod`). */
+export const EVENTS_TABLE_BASENAME = "audit-events";
+/** Mutable state (workspaces, API keys, settings) lives apart from the write-once events table. */
+export const CONTROL_TABLE_BASENAME = "audit-control";
+
+export const Keys = {
+  eventPk: (workspaceId: string, shard: number) => `${workspaceId}#${shard}`,
+  eventSk: (recordedAt: string, id: string) => `${recordedAt}#${id}`,
+  guardPk: (workspaceId: string, id: string) => `${workspaceId}#id#${id}`,
+  guardSk: "id",
+  actor: (workspaceId: string, actorId: string) => `${workspaceId}#${actorId}`,
+  type: (workspaceId: string, type: string) => `${workspaceId}#${type}`,
+  node: (workspaceId: string, nodeId: string) => `${workspaceId}#${nodeId}`,
+  apiKeyPk: (keyId: string) => `key#${keyId}`,
+  apiKeySk: "key",
+  workspacePk: (workspaceId: string) => `ws#${workspaceId}`,
+  workspaceSk: "ws",
+} as const;
+
+/** Control table attributes for API keys. The secret itself is never stored, only its SHA-256. */
+export const ApiKeyAttr = {
+  keyId: "keyId",
+  workspaceId: "workspaceId",
+  secretHash: "secretHash",
+  scopes: "scopes",
+  name: "name",
+  createdAt: "createdAt",
+} as const;
+
+/** Control table attributes for workspaces. */
+export const WorkspaceAttr = {
+  workspaceId: "workspaceId",
+  plan: "plan",
+  retentionDays: "retentionDays",
+  createdAt: "createdAt",
+} as const;
+
+/** Key schema shared by the local bootstrap and the CDK stack. */
+export interface TableDefinition {
+  partitionKey: string;
+  sortKey: string;
+  indexes: { name: IndexName; partitionKey: string; sortKey: string }[];
+  timeToLiveAttribute: string;
+}
+
+export const EVENTS_TABLE: TableDefinition = {
+  partitionKey: PK,
+  sortKey: SK,
+  indexes: (Object.keys(INDEX_PARTITION_KEY) as IndexName[]).map((name) => ({
+    name,
+    partitionKey: INDEX_PARTITION_KEY[name],
+    sortKey: SK,
+  })),
+  timeToLiveAttribute: EXPIRES_AT,
+};
+
+export const CONTROL_TABLE: TableDefinition = {
+  partitionKey: PK,
+  sortKey: SK,
+  indexes: [],
+  timeToLiveAttribute: EXPIRES_AT,
+};

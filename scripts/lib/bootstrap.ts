@@ -1,0 +1,179 @@
+import { randomBytes } from "node:crypto";
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoControlStore } from "../../functions/shared/adapters/dynamodb-control-store.js";
+import { hashToken, newApiKeyToken } from "../../functions/shared/core/api-keys.js";
+import type { Scope } from "../../functions/shared/routes.js";
+import {
+  CONTROL_TABLE,
+  CONTROL_TABLE_BASENAME,
+  EVENTS_TABLE,
+  EVENTS_TABLE_BASENAME,
+  type TableDefinition,
+} from "../../functions/shared/table.js";
+
+/** Everything the local runtime, the tests and the benchmark need to reach moto. */
+export interface LocalEnv {
+  endpoint: string;
+  region: string;
+  eventsTable: string;
+  controlTable: string;
+  exportBucket: string;
+  cursorSecretId: string;
+}
+
+export function localEnv(endpoint: string, stage = "local"): LocalEnv {
+  return {
+    endpoint,
+    region: "us-east-1",
+    eventsTable: `${EVENTS_TABLE_BASENAME}-${stage}`,
+    controlTable: `${CONTROL_TABLE_BASENAME}-${stage}`,
+    exportBucket: `audit-exports-${stage}`,
+    cursorSecretId: `audit-log/${stage}/cursor-key`,
+  };
+}
+
+/** The environment variables the handlers read (functions/shared/config.ts), pointed at moto. */
+export function processEnvFor(env: LocalEnv): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: env.endpoint,
+    AWS_REGION: env.region,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    EVENTS_TABLE: env.eventsTable,
+    CONTROL_TABLE: env.controlTable,
+    CURSOR_SECRET_ID: env.cursorSecretId,
+    EXPORT_BUCKET: env.exportBucket,
+    S3_FORCE_PATH_STYLE: "true",
+  };
+}
+
+const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+
+export function localClients(env: LocalEnv) {
+  const dynamo = new DynamoDBClient({ endpoint: env.endpoint, region: env.region, credentials });
+  return {
+    dynamo,
+    document: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+    s3: new S3Client({ endpoint: env.endpoint, region: env.region, credentials, forcePathStyle: true }),
+    secrets: new SecretsManagerClient({ endpoint: env.endpoint, region: env.region, credentials }),
+  };
+}
+
+/** CreateTable input from the same definition the CDK stack uses. */
+export function createTableInput(name: string, def: TableDefinition): CreateTableCommandInput {
+  const attributes = new Set([
+    def.partitionKey,
+    def.sortKey,
+    ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    KeySchema: [
+      { AttributeName: def.partitionKey, KeyType: "HASH" },
+      { AttributeName: def.sortKey, KeyType: "RANGE" },
+    ],
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: "S" })),
+    GlobalSecondaryIndexes: def.indexes.length
+      ? def.indexes.map((i) => ({
+          IndexName: i.name,
+          KeySchema: [
+            { AttributeName: i.partitionKey, KeyType: "HASH" },
+            { AttributeName: i.sortKey, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        }))
+      : undefined,
+  };
+}
+
+async function createTable(client: DynamoDBClient, name: string, def: TableDefinition): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand(createTableInput(name, def)));
+  } catch (err: unknown) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: def.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+}
+
+/**
+ * Creates the tables, the Object Lock export bucket and the cursor secret, as the CDK stack does on
+ * AWS. Idempotent.
+ */
+export async function provision(env: LocalEnv, options: { lockDays?: number } = {}): Promise<void> {
+  const clients = localClients(env);
+  await createTable(clients.dynamo, env.eventsTable, EVENTS_TABLE);
+  await createTable(clients.dynamo, env.controlTable, CONTROL_TABLE);
+  try {
+    await clients.s3.send(
+      new CreateBucketCommand({ Bucket: env.exportBucket, ObjectLockEnabledForBucket: true }),
+    );
+    await clients.s3.send(
+      new PutObjectLockConfigurationCommand({
+        Bucket: env.exportBucket,
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: "Enabled",
+          Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: options.lockDays ?? 1 } },
+        },
+      }),
+    );
+  } catch (err: unknown) {
+    if (!(err instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
+  }
+  try {
+    await clients.secrets.send(
+      new CreateSecretCommand({
+        Name: env.cursorSecretId,
+        SecretString: randomBytes(48).toString("base64url"),
+      }),
+    );
+  } catch (err: unknown) {
+    if (!(err instanceof Error && err.name === "ResourceExistsException")) throw err;
+  }
+}
+
+export interface SeededWorkspace<K extends string = "writer" | "reader"> {
+  id: string;
+  keys: Record<K, string>;
+}
+
+/** Creates a workspace and one API key per name, returning the bearer tokens (shown only here). */
+export async function seedWorkspace<K extends string>(
+  env: LocalEnv,
+  workspaceId: string,
+  keys: Record<K, Scope[]>,
+  options: { plan?: "per-node" | "enterprise"; retentionDays?: number; now?: Date } = {},
+): Promise<SeededWorkspace<K>> {
+  const control = new DynamoControlStore(localClients(env).document, env.controlTable);
+  const createdAt = (options.now ?? new Date()).toISOString();
+  const plan = options.plan ?? "per-node";
+  await control.putWorkspace({
+    workspaceId,
+    plan,
+    retentionDays: options.retentionDays ?? (plan === "enterprise" ? 365 : 90),
+    createdAt,
+  });
+  const tokens = {} as Record<K, string>;
+  for (const [name, scopes] of Object.entries(keys) as [K, Scope[]][]) {
+    const { keyId, token } = newApiKeyToken();
+    await control.putApiKey({ keyId, workspaceId, secretHash: hashToken(token), scopes, name, createdAt });
+    tokens[name] = token;
+  }
+  return { id: workspaceId, keys: tokens };
+}

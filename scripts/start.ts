@@ -1,0 +1,70 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { localEnv, processEnvFor, provision, type SeededWorkspace, seedWorkspace } from "./lib/bootstrap.js";
+import { createLocalServer, listen, moduleHandler } from "./lib/local-server.js";
+import { ROOT, startMoto } from "./lib/moto.js";
+import { sampleLogAsOfYesterday } from "./lib/sample.js";
+
+/**
+ * `npm start`: moto (DynamoDB, S3 with Object Lock, Secrets Manager) on a loopback port, the tables
+ * and bucket from the same definitions as the CDK stack, two workspaces with keys, the product
+ * page's sample log in `demo`, and the API on http://127.0.0.1:3000 (PORT overrides).
+ */
+const port = Number(process.env.PORT ?? 3000);
+// Node 20 is supported locally until the SDK drops it (2027); Lambda runs nodejs22.x.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const moto = await startMoto({ port: process.env.MOTO_PORT ? Number(process.env.MOTO_PORT) : undefined });
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  await moto.stop();
+  process.exit(code);
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(0));
+moto.process.once("exit", () => {
+  if (!stopping) {
+    process.stderr.write("moto exited; stopping\n");
+    void stop(1);
+  }
+});
+
+try {
+  const env = localEnv(moto.endpoint);
+  Object.assign(process.env, processEnvFor(env), {
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
+  });
+  await provision(env);
+
+  const scopes = { writer: ["events:write"], reader: ["events:read"] } as const;
+  const workspaces: SeededWorkspace[] = [
+    await seedWorkspace(env, "demo", { writer: [...scopes.writer], reader: [...scopes.reader] }),
+    await seedWorkspace(env, "other", { writer: [...scopes.writer], reader: [...scopes.reader] }),
+  ];
+
+  const server = createLocalServer(moduleHandler);
+  const baseUrl = await listen(server, port);
+
+  const demo = workspaces[0] as SeededWorkspace;
+  const seeded = await fetch(`${baseUrl}/v1/events`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${demo.keys.writer}`, "content-type": "application/json" },
+    body: JSON.stringify({ events: sampleLogAsOfYesterday(new Date()) }),
+  });
+  if (seeded.status !== 200)
+    throw new Error(`loading the sample log failed: ${seeded.status} ${await seeded.text()}`);
+
+  mkdirSync(join(ROOT, ".local"), { recursive: true });
+  const credentials = { baseUrl, workspaces };
+  writeFileSync(join(ROOT, ".local/credentials.json"), `${JSON.stringify(credentials, null, 2)}\n`);
+
+  console.log(`audit log API on ${baseUrl}  (moto on ${moto.endpoint})`);
+  for (const ws of workspaces) {
+    console.log(`  workspace ${ws.id}`);
+    for (const [name, token] of Object.entries(ws.keys)) console.log(`    ${name.padEnd(7)} ${token}`);
+  }
+  console.log("credentials written to .local/credentials.json; sample log loaded into demo. Ctrl-C stops.");
+} catch (err: unknown) {
+  process.stderr.write(`npm start failed: ${(err as Error).stack ?? String(err)}\n`);
+  await stop(1);
+}

@@ -1,0 +1,119 @@
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { inject } from "vitest";
+import { newDocumentClient } from "../../functions/shared/adapters/clients.js";
+import { FixedClock } from "../../functions/shared/clock.js";
+import { loadConfig } from "../../functions/shared/config.js";
+import { type Deps, makeDeps } from "../../functions/shared/deps.js";
+import type { Scope } from "../../functions/shared/routes.js";
+import { localEnv, type SeededWorkspace, seedWorkspace } from "../../scripts/lib/bootstrap.js";
+import {
+  createLocalServer,
+  type LambdaHandler,
+  listen,
+  moduleHandler,
+} from "../../scripts/lib/local-server.js";
+
+export const motoEnv = () => localEnv(inject("motoEndpoint"), "test");
+
+/** A workspace id no other test uses, so test files can run in parallel against one moto. */
+export const uniqueWorkspace = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+export interface TestApi {
+  baseUrl: string;
+  clock: FixedClock;
+  deps: Deps;
+  close(): Promise<void>;
+}
+
+/**
+ * The real API path in-process: the local gateway (HTTP → API Gateway v2 event) in front of the
+ * handler modules, each built by its `makeHandler` with a frozen clock.
+ */
+export async function startApi(
+  options: { now?: string; queryPageSize?: number; endpoint?: string } = {},
+): Promise<TestApi> {
+  const clock = new FixedClock(new Date(options.now ?? "2026-03-09T18:00:00.000Z"));
+  const deps = makeDeps({
+    config: loadConfig(),
+    client: newDocumentClient(options.endpoint),
+    clock,
+    queryPageSize: options.queryPageSize,
+  });
+  const cache = new Map<string, LambdaHandler>();
+  const server: Server = createLocalServer(async (name) => {
+    const cached = cache.get(name);
+    if (cached) return cached;
+    const mod = (await import(`../../functions/${name}/handler.ts`)) as {
+      makeHandler?: (d: Deps) => LambdaHandler;
+    };
+    const handler = mod.makeHandler ? mod.makeHandler(deps) : await moduleHandler(name);
+    cache.set(name, handler);
+    return handler;
+  });
+  const baseUrl = await listen(server, 0);
+  return {
+    baseUrl,
+    clock,
+    deps,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export const WRITER: Scope[] = ["events:write"];
+export const READER: Scope[] = ["events:read"];
+
+/** A workspace with a writer and a reader key. */
+export function workspace(
+  label: string,
+  options: Parameters<typeof seedWorkspace>[3] = {},
+): Promise<SeededWorkspace> {
+  return seedWorkspace(motoEnv(), uniqueWorkspace(label), { writer: WRITER, reader: READER }, options);
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** fetch with a bearer key and JSON both ways. */
+export async function call<T = Record<string, unknown>>(
+  api: { baseUrl: string },
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; rawBody?: string; contentType?: string } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = {};
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  const payload = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (payload !== undefined) headers["content-type"] = options.contentType ?? "application/json";
+  const res = await fetch(`${api.baseUrl}${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Every event of a workspace, newest first, following cursors. */
+export async function listAll(
+  api: { baseUrl: string },
+  key: string,
+  query = "",
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let cursor: string | null = null;
+  do {
+    const qs = new URLSearchParams(query);
+    qs.set("limit", "1000");
+    if (cursor) qs.set("cursor", cursor);
+    const page: Reply<{ events: Record<string, unknown>[]; nextCursor: string | null }> = await call(
+      api,
+      "GET",
+      `/v1/events?${qs}`,
+      { key },
+    );
+    if (page.status !== 200) throw new Error(`list failed: ${page.status} ${JSON.stringify(page.body)}`);
+    out.push(...page.body.events);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return out;
+}
