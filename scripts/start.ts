@@ -56,14 +56,15 @@ try {
 
   mkdirSync(join(ROOT, ".local"), { recursive: true });
   const credentials = { baseUrl, workspaces };
-  writeFileSync(join(ROOT, ".local/credentials.json"), `${JSON.stringify(credentials, null, 2)}\n`);
+  const file = process.env.CREDENTIALS_FILE ?? ".local/credentials.json";
+  writeFileSync(join(ROOT, file), `${JSON.stringify(credentials, null, 2)}\n`);
 
   console.log(`audit log API on ${baseUrl}  (moto on ${moto.endpoint})`);
   for (const ws of workspaces) {
     console.log(`  workspace ${ws.id}`);
     for (const [name, token] of Object.entries(ws.keys)) console.log(`    ${name.padEnd(7)} ${token}`);
   }
-  console.log("credentials written to .local/credentials.json; sample log loaded into demo. Ctrl-C stops.");
+  console.log(`credentials written to ${file}; sample log loaded into demo. Ctrl-C stops.`);
 } catch (err: unknown) {
   process.stderr.write(`npm start failed: ${(err as Error).stack ?? String(err)}\n`);
   await stop(1);

@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, ROOT } from "../../scripts/lib/moto.js";
+import { call } from "./harness.js";
+
+interface Credentials {
+  baseUrl: string;
+  workspaces: { id: string; keys: { writer: string; reader: string } }[];
+}
+
+/** End to end: `npm start`'s own script, its moto, its bootstrap and sample data, over HTTP. */
+describe("the local runtime (npm start)", () => {
+  let child: ChildProcess;
+  let output = "";
+  let creds: Credentials;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), CREDENTIALS_FILE: ".local/credentials.e2e.json" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (d) => {
+      output += d;
+    });
+    child.stderr?.on("data", (d) => {
+      output += d;
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (output.includes("Ctrl-C stops")) {
+          clearInterval(timer);
+          resolve();
+        } else if (child.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`npm start exited early:\n${output}`));
+        }
+      }, 100);
+    });
+    creds = JSON.parse(readFileSync(join(ROOT, ".local/credentials.e2e.json"), "utf8")) as Credentials;
+    expect(creds.baseUrl).toBe(`http://127.0.0.1:${port}`);
+  });
+  afterAll(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  it("writes credentials for demo and other, with writer and reader keys", () => {
+    expect(creds.workspaces.map((w) => w.id)).toEqual(["demo", "other"]);
+    for (const ws of creds.workspaces) {
+      expect(ws.keys.writer).toMatch(/^alk_[0-9a-f]{16}_/);
+      expect(ws.keys.reader).toMatch(/^alk_[0-9a-f]{16}_/);
+    }
+  });
+
+  it("serves the sample log in demo and nothing in other", async () => {
+    const [demo, other] = creds.workspaces as [Credentials["workspaces"][0], Credentials["workspaces"][0]];
+    const page = await call<{ events: { type: string; actor: { id: string } }[] }>(creds, "GET", "/v1/events", {
+      key: demo.keys.reader,
+    });
+    expect(page.status).toBe(200);
+    expect(page.body.events.map((e) => e.type)).toEqual([
+      "node.added",
+      "apikey.rotated",
+      "maintenance.ended",
+      "maintenance.started",
+      "pcap.download",
+      "incident.resolved",
+      "pcap.started",
+      "incident.opened",
+    ]);
+    const empty = await call<{ events: unknown[] }>(creds, "GET", "/v1/events", { key: other.keys.reader });
+    expect(empty.body.events).toEqual([]);
+  });
+
+  it("records what a client posts, with its IP normalised", async () => {
+    const [demo] = creds.workspaces as [Credentials["workspaces"][0]];
+    const posted = await call<{ id: string }>(creds, "POST", "/v1/events", {
+      key: demo.keys.writer,
+      body: { type: "auth.login", actor: { type: "user", id: "carol" }, sourceIp: "2001:DB8::1", context: {} },
+    });
+    expect(posted.status).toBe(201);
+    const got = await call<{ sourceIp: string }>(creds, "GET", `/v1/events/${posted.body.id}`, { key: demo.keys.reader });
+    expect(got.body.sourceIp).toBe("2001:db8::1");
+  });
+
+  it("stops with its moto child on SIGINT, leaving no orphan", async () => {
+    const motoPort = /moto on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+    expect(motoPort).toMatch(/^\d+$/);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${motoPort}/moto-api/`)).rejects.toThrow();
+  });
+});
