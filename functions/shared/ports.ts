@@ -83,5 +83,20 @@ export interface ControlStore {
   getApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
   putApiKey(key: ApiKeyRecord): Promise<void>;
   getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
+  listWorkspaces(): Promise<WorkspaceRecord[]>;
   putWorkspace(workspace: WorkspaceRecord): Promise<void>;
+}
+
+/** Write-once object storage (S3 with Object Lock on AWS, moto locally). */
+export interface ArchiveStore {
+  /**
+   * Stores `body` under `key` only if the key is free, with COMPLIANCE retention until
+   * `retainUntil` and an explicit SHA-256 checksum. Returns "exists" when the key was taken.
+   */
+  putOnce(
+    key: string,
+    body: Buffer,
+    options: { contentType: string; retainUntil: Date },
+  ): Promise<"created" | "exists">;
+  get(key: string): Promise<Buffer | undefined>;
 }

@@ -3,7 +3,12 @@ import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
 import { startMoto } from "../../scripts/lib/moto.js";
 import { call, listAll, startApi, type TestApi, workspace } from "./harness.js";
 
-const nodeAdded = (id: string) => ({ id, type: "node.added", actor: { type: "user", id: "alice" }, node: { id: "sgp-edge-04" } });
+const nodeAdded = (id: string) => ({
+  id,
+  type: "node.added",
+  actor: { type: "user", id: "alice" },
+  node: { id: "sgp-edge-04" },
+});
 
 describe("keys, scopes and workspaces", () => {
   let api: TestApi;
@@ -14,7 +19,10 @@ describe("keys, scopes and workspaces", () => {
     api = await startApi();
     demo = await workspace("demo");
     other = await workspace("other");
-    expect((await call(api, "POST", "/v1/events", { key: demo.keys.writer, body: nodeAdded("secret-node") })).status).toBe(201);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: demo.keys.writer, body: nodeAdded("secret-node") }))
+        .status,
+    ).toBe(201);
   });
   afterAll(() => api.close());
 
@@ -48,17 +56,31 @@ describe("keys, scopes and workspaces", () => {
   });
 
   it("lets two workspaces use the same event id independently", async () => {
-    const res = await call(api, "POST", "/v1/events", { key: other.keys.writer, body: { ...nodeAdded("secret-node"), outcome: "failure" } });
+    const res = await call(api, "POST", "/v1/events", {
+      key: other.keys.writer,
+      body: { ...nodeAdded("secret-node"), outcome: "failure" },
+    });
     expect(res.status).toBe(201);
-    const mine = await call<{ outcome: string }>(api, "GET", "/v1/events/secret-node", { key: demo.keys.reader });
+    const mine = await call<{ outcome: string }>(api, "GET", "/v1/events/secret-node", {
+      key: demo.keys.reader,
+    });
     expect(mine.body.outcome).toBe("success");
   });
 
   it("serves health and the OpenAPI document without a key", async () => {
     expect((await call(api, "GET", "/v1/health")).body).toEqual({ status: "ok" });
-    const doc = await call<{ openapi: string; paths: Record<string, unknown> }>(api, "GET", "/v1/openapi.json");
+    const doc = await call<{ openapi: string; paths: Record<string, unknown> }>(
+      api,
+      "GET",
+      "/v1/openapi.json",
+    );
     expect(doc.body.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.body.paths)).toEqual(["/v1/health", "/v1/openapi.json", "/v1/events", "/v1/events/{id}"]);
+    expect(Object.keys(doc.body.paths)).toEqual([
+      "/v1/health",
+      "/v1/openapi.json",
+      "/v1/events",
+      "/v1/events/{id}",
+    ]);
   });
 
   it("answers 404 for an unknown route, as API Gateway does", async () => {
@@ -73,7 +95,9 @@ describe("retention", () => {
   beforeAll(async () => {
     api = await startApi({ now: "2026-03-09T18:00:00.000Z" });
     ws = await workspace("retention", { retentionDays: 30 });
-    expect((await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("short-lived") })).status).toBe(201);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("short-lived") })).status,
+    ).toBe(201);
   });
   afterAll(() => api.close());
 
@@ -99,7 +123,9 @@ describe("storage unavailable", () => {
     const ws = await seedWorkspace(env, "down", { writer: ["events:write"], reader: ["events:read"] });
     const api = await startApi({ endpoint: own.endpoint });
     try {
-      expect((await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("before") })).status).toBe(201);
+      expect(
+        (await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("before") })).status,
+      ).toBe(201);
 
       // Act
       await own.stop();

@@ -57,9 +57,14 @@ describe("the local runtime (npm start)", () => {
 
   it("serves the sample log in demo and nothing in other", async () => {
     const [demo, other] = creds.workspaces as [Credentials["workspaces"][0], Credentials["workspaces"][0]];
-    const page = await call<{ events: { type: string; actor: { id: string } }[] }>(creds, "GET", "/v1/events", {
-      key: demo.keys.reader,
-    });
+    const page = await call<{ events: { type: string; actor: { id: string } }[] }>(
+      creds,
+      "GET",
+      "/v1/events",
+      {
+        key: demo.keys.reader,
+      },
+    );
     expect(page.status).toBe(200);
     expect(page.body.events.map((e) => e.type)).toEqual([
       "node.added",
@@ -79,10 +84,17 @@ describe("the local runtime (npm start)", () => {
     const [demo] = creds.workspaces as [Credentials["workspaces"][0]];
     const posted = await call<{ id: string }>(creds, "POST", "/v1/events", {
       key: demo.keys.writer,
-      body: { type: "auth.login", actor: { type: "user", id: "carol" }, sourceIp: "2001:DB8::1", context: {} },
+      body: {
+        type: "auth.login",
+        actor: { type: "user", id: "carol" },
+        sourceIp: "2001:DB8::1",
+        context: {},
+      },
     });
     expect(posted.status).toBe(201);
-    const got = await call<{ sourceIp: string }>(creds, "GET", `/v1/events/${posted.body.id}`, { key: demo.keys.reader });
+    const got = await call<{ sourceIp: string }>(creds, "GET", `/v1/events/${posted.body.id}`, {
+      key: demo.keys.reader,
+    });
     expect(got.body.sourceIp).toBe("2001:db8::1");
   });
 

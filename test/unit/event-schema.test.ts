@@ -38,24 +38,47 @@ describe("event input", () => {
   });
 
   it("applies defaults and keeps extra context keys", () => {
-    const parsed = eventInputSchema.parse({ ...base, type: "node.renamed", context: { from: "a", to: "b", ticket: "OPS-1" } });
-    expect(parsed).toEqual({ ...base, type: "node.renamed", outcome: "success", context: { from: "a", to: "b", ticket: "OPS-1" } });
+    const parsed = eventInputSchema.parse({
+      ...base,
+      type: "node.renamed",
+      context: { from: "a", to: "b", ticket: "OPS-1" },
+    });
+    expect(parsed).toEqual({
+      ...base,
+      type: "node.renamed",
+      outcome: "success",
+      context: { from: "a", to: "b", ticket: "OPS-1" },
+    });
   });
 
   it("normalises occurredAt to UTC with milliseconds", () => {
-    const parsed = eventInputSchema.parse({ ...base, type: "node.added", occurredAt: "2026-03-09T11:44:19+02:00" });
+    const parsed = eventInputSchema.parse({
+      ...base,
+      type: "node.added",
+      occurredAt: "2026-03-09T11:44:19+02:00",
+    });
     expect(parsed.occurredAt).toBe("2026-03-09T09:44:19.000Z");
   });
 
   it("requires sha256 on pcap.uploaded and pcap.download but not on pcap.started", () => {
-    expect(eventInputSchema.safeParse({ ...base, type: "pcap.started", context: { captureId: "c" } }).success).toBe(true);
-    const uploaded = eventInputSchema.safeParse({ ...base, type: "pcap.uploaded", context: { captureId: "c" } });
+    expect(
+      eventInputSchema.safeParse({ ...base, type: "pcap.started", context: { captureId: "c" } }).success,
+    ).toBe(true);
+    const uploaded = eventInputSchema.safeParse({
+      ...base,
+      type: "pcap.uploaded",
+      context: { captureId: "c" },
+    });
     expect(uploaded.success).toBe(false);
     expect(uploaded.error?.issues.map((i) => i.path.join("."))).toEqual(["context.sha256"]);
   });
 
   it("requires a non-empty change list on node.config_changed", () => {
-    const res = eventInputSchema.safeParse({ ...base, type: "node.config_changed", context: { changes: [] } });
+    const res = eventInputSchema.safeParse({
+      ...base,
+      type: "node.config_changed",
+      context: { changes: [] },
+    });
     expect(res.error?.issues.map((i) => i.path.join("."))).toEqual(["context.changes"]);
   });
 

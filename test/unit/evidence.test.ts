@@ -7,7 +7,9 @@ import { eventInputSchema } from "../../functions/shared/schemas/event.js";
 
 describe("RFC 8785 canonical JSON", () => {
   it("sorts keys and formats numbers as ECMAScript does", () => {
-    expect(canonicalJson({ b: [1e21, 0.1, -0], a: { z: true, "\u00e9": null } })).toBe('{"a":{"z":true,"é":null},"b":[1e+21,0.1,0]}');
+    expect(canonicalJson({ b: [1e21, 0.1, -0], a: { z: true, "\u00e9": null } })).toBe(
+      '{"a":{"z":true,"é":null},"b":[1e+21,0.1,0]}',
+    );
   });
 });
 
@@ -42,7 +44,12 @@ describe("stored event hash", () => {
   });
 
   it("content hash ignores the id and key order, not the content", () => {
-    const reordered = eventInputSchema.parse({ context: { incidentId: "a3f7c2b1" }, actor: { id: "system", type: "system" }, type: "incident.opened", id: "x" });
+    const reordered = eventInputSchema.parse({
+      context: { incidentId: "a3f7c2b1" },
+      actor: { id: "system", type: "system" },
+      type: "incident.opened",
+      id: "x",
+    });
     expect(contentHashOf(reordered)).toBe(contentHashOf(input));
     expect(contentHashOf({ ...input, outcome: "failure" })).not.toBe(contentHashOf(input));
   });

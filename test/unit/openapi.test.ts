@@ -9,7 +9,9 @@ describe("OpenAPI document", () => {
   });
 
   it("documents every catalogue type as a variant of EventInput", () => {
-    const doc = JSON.parse(renderOpenApi()) as { components: { schemas: Record<string, { oneOf?: { $ref: string }[] }> } };
+    const doc = JSON.parse(renderOpenApi()) as {
+      components: { schemas: Record<string, { oneOf?: { $ref: string }[] }> };
+    };
     const variants = doc.components.schemas.EventInput?.oneOf?.map((v) => v.$ref) ?? [];
     expect(variants).toHaveLength(EVENT_TYPES.length);
     expect(variants).toContain("#/components/schemas/EventInput_pcap_download");

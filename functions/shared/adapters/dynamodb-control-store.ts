@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ApiKeyRecord, ControlStore, WorkspaceRecord } from "../ports.js";
 import { ApiKeyAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
@@ -29,13 +29,31 @@ export class DynamoControlStore implements ControlStore {
 
   async getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined> {
     const item = await this.get(Keys.workspacePk(workspaceId), Keys.workspaceSk);
-    if (!item) return undefined;
-    return {
-      workspaceId: String(item[WorkspaceAttr.workspaceId]),
-      plan: item[WorkspaceAttr.plan] === "enterprise" ? "enterprise" : "per-node",
-      retentionDays: Number(item[WorkspaceAttr.retentionDays]),
-      createdAt: String(item[WorkspaceAttr.createdAt]),
-    };
+    return item ? toWorkspace(item) : undefined;
+  }
+
+  /** Every workspace. A Scan of the small control table (never of the events table). */
+  async listWorkspaces(): Promise<WorkspaceRecord[]> {
+    const out: WorkspaceRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: "#sk = :ws",
+            ExpressionAttributeNames: { "#sk": SK },
+            ExpressionAttributeValues: { ":ws": Keys.workspaceSk },
+            ExclusiveStartKey: start,
+          }),
+        );
+        out.push(...(page.Items ?? []).map(toWorkspace));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    } catch (err: unknown) {
+      translateStorageError(err, "control scan");
+    }
+    return out.sort((a, b) => a.workspaceId.localeCompare(b.workspaceId));
   }
 
   async putWorkspace(workspace: WorkspaceRecord): Promise<void> {
@@ -60,4 +78,13 @@ export class DynamoControlStore implements ControlStore {
       translateStorageError(err, "control write");
     }
   }
+}
+
+function toWorkspace(item: Record<string, unknown>): WorkspaceRecord {
+  return {
+    workspaceId: String(item[WorkspaceAttr.workspaceId]),
+    plan: item[WorkspaceAttr.plan] === "enterprise" ? "enterprise" : "per-node",
+    retentionDays: Number(item[WorkspaceAttr.retentionDays]),
+    createdAt: String(item[WorkspaceAttr.createdAt]),
+  };
 }

@@ -1,0 +1,168 @@
+import { gunzipSync } from "node:zlib";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHandler } from "../../functions/nightly-export/handler.js";
+import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
+import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
+import { merkleRoot } from "../../functions/shared/merkle.js";
+import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
+import { localClients } from "../../scripts/lib/bootstrap.js";
+import { call, motoEnv, startApi, type TestApi, workspace } from "./harness.js";
+
+interface Manifest {
+  workspace: string;
+  day: string;
+  eventCount: number;
+  firstRecordedAt: string | null;
+  lastRecordedAt: string | null;
+  data: { key: string; sha256: string; bytes: number };
+  eventHashes: { merkleRoot: string };
+  previousManifestSha256: string | null;
+  retainUntil: string;
+}
+
+// moto enforces Object Lock against the real clock, so the exported days are recent real days.
+const DAY_MS = 86_400_000;
+const utcDay = (offsetDays: number) => {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) + offsetDays * DAY_MS);
+};
+const D = utcDay(-3); // the exported day
+const iso = (base: Date, ms = 0) => new Date(base.getTime() + ms).toISOString();
+const ymd = (base: Date) => iso(base).slice(0, 10);
+const path = (base: Date) => ymd(base).replaceAll("-", "/");
+
+describe("nightly export to the Object Lock bucket", () => {
+  let api: TestApi;
+  let enterprise: SeededWorkspace;
+  let perNode: SeededWorkspace;
+  const s3 = localClients(motoEnv()).s3;
+  const bucket = motoEnv().exportBucket;
+  const run = (time: string) => makeHandler(api.deps, new S3ArchiveStore(s3, bucket))({ time });
+  const read = async (key: string) => {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(
+      await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+  };
+
+  beforeAll(async () => {
+    api = await startApi({ now: iso(D, 9 * 3_600_000) });
+    enterprise = await workspace("ent", { plan: "enterprise", retentionDays: 200 });
+    perNode = await workspace("pn");
+    for (const [i, ws] of [enterprise, perNode, enterprise, enterprise].entries()) {
+      api.clock.advance(3_600_000);
+      const body = {
+        id: `n-${i}`,
+        type: "node.added",
+        actor: { type: "user", id: "alice" },
+        context: { note: 'a "quoted", comma\nline' },
+      };
+      expect((await call(api, "POST", "/v1/events", { key: ws.keys.writer, body })).status).toBe(201);
+    }
+    // One event just after midnight belongs to the next day.
+    api.clock.set(iso(D, DAY_MS));
+    await call(api, "POST", "/v1/events", {
+      key: enterprise.keys.writer,
+      body: { id: "next-day", type: "node.added", actor: { type: "user", id: "alice" } },
+    });
+    api.clock.set(iso(D, DAY_MS + 900_000));
+  });
+  afterAll(() => api.close());
+
+  const prefix = () => `exports/${enterprise.id}/${path(D)}/`;
+
+  it("writes the previous UTC day of each enterprise workspace, with a manifest that verifies", async () => {
+    const { day, results } = await run(iso(D, DAY_MS + 900_000));
+    expect(day).toBe(ymd(D));
+    const mine = results.find((r) => r.workspaceId === enterprise.id);
+    expect(mine).toEqual({
+      workspaceId: enterprise.id,
+      day,
+      status: "created",
+      eventCount: 3,
+      manifestKey: `${prefix()}manifest.json`,
+    });
+    expect(results.some((r) => r.workspaceId === perNode.id)).toBe(false);
+
+    const manifest = JSON.parse((await read(`${prefix()}manifest.json`)).toString()) as Manifest;
+    const data = await read(`${prefix()}events.ndjson.gz`);
+    const lines = gunzipSync(data)
+      .toString()
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((e) => e.id)).toEqual(["n-0", "n-2", "n-3"]);
+    for (const event of lines) {
+      const { hash, ...rest } = event;
+      expect(hash).toBe(sha256Hex(canonicalJson(rest)));
+      expect((event.context as { note: string }).note).toBe('a "quoted", comma\nline');
+    }
+    expect(manifest).toMatchObject({
+      workspace: enterprise.id,
+      day: ymd(D),
+      eventCount: 3,
+      firstRecordedAt: iso(D, 10 * 3_600_000),
+      lastRecordedAt: iso(D, 13 * 3_600_000),
+      data: { key: `${prefix()}events.ndjson.gz`, sha256: sha256Hex(data), bytes: data.length },
+      eventHashes: { merkleRoot: merkleRoot(lines.map((e) => String(e.hash))) },
+      previousManifestSha256: null,
+    });
+  });
+
+  it("locks both objects in COMPLIANCE mode until the day plus the workspace's retention", async () => {
+    for (const name of ["events.ndjson.gz", "manifest.json"]) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix()}${name}` }));
+      expect(head.ObjectLockMode).toBe("COMPLIANCE");
+      expect(head.ObjectLockRetainUntilDate?.toISOString()).toBe(iso(D, 200 * DAY_MS));
+    }
+  });
+
+  it("refuses to delete a locked object version", async () => {
+    const versions = await s3.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, Prefix: `${prefix()}manifest.json` }),
+    );
+    const versionId = versions.Versions?.[0]?.VersionId;
+    expect(versionId).toMatch(/.+/);
+    await expect(
+      s3.send(
+        new DeleteObjectCommand({ Bucket: bucket, Key: `${prefix()}manifest.json`, VersionId: versionId }),
+      ),
+    ).rejects.toMatchObject({ name: "AccessDenied" });
+  });
+
+  it("is a no-op when run again for the same day: no second version", async () => {
+    const again = await run(iso(D, DAY_MS + 3 * 3_600_000));
+    expect(again.results.find((r) => r.workspaceId === enterprise.id)?.status).toBe("exists");
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix() }));
+    expect(versions.Versions?.map((v) => v.Key).sort()).toEqual([
+      `${prefix()}events.ndjson.gz`,
+      `${prefix()}manifest.json`,
+    ]);
+  });
+
+  it("writes a manifest with count 0 for an empty day, chained to the previous day's", async () => {
+    api.clock.set(iso(D, 3 * DAY_MS + 900_000));
+    await run(iso(D, 2 * DAY_MS + 900_000)); // D+1: the one after-midnight event
+    const { results } = await run(iso(D, 3 * DAY_MS + 900_000)); // D+2: nothing
+    expect(results.find((r) => r.workspaceId === enterprise.id)?.eventCount).toBe(0);
+    const dayAfter = await read(`exports/${enterprise.id}/${path(utcDay(-2))}/manifest.json`);
+    const twoDaysAfter = JSON.parse(
+      (await read(`exports/${enterprise.id}/${path(utcDay(-1))}/manifest.json`)).toString(),
+    ) as Manifest;
+    expect(JSON.parse(dayAfter.toString()).previousManifestSha256).toBe(
+      sha256Hex(await read(`${prefix()}manifest.json`)),
+    );
+    expect(twoDaysAfter).toMatchObject({
+      eventCount: 0,
+      firstRecordedAt: null,
+      lastRecordedAt: null,
+      previousManifestSha256: sha256Hex(dayAfter),
+    });
+  });
+});
