@@ -4,7 +4,8 @@ moto's own `moto_server` serves requests on many threads, and its in-memory back
 thread-safe: concurrent TransactWriteItems fail with "dictionary changed size during iteration",
 and a concurrent check-then-put could let two conditional puts through. Real DynamoDB makes each
 conditional write atomic; holding one lock per request gives moto the same property. Connections
-stay concurrent (keep-alive works); only the engine's work is serialised.
+stay concurrent (keep-alive works); only the engine's work is serialised. The listen backlog is
+raised from socketserver's default of 5 so that bursts of parallel connections are not refused.
 """
 
 import argparse
@@ -17,7 +18,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 
 def main() -> None:
@@ -36,7 +37,11 @@ def main() -> None:
         with lock:
             return list(app(environ, start_response))
 
-    run_simple(args.host, args.port, serialised, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, serialised, threaded=True, request_handler=MotoRequestHandler)
+    # socketserver's default backlog is 5: a burst of parallel SDK connections overflows it and
+    # gets ECONNREFUSED. Listening again raises the backlog on the same socket.
+    server.socket.listen(1024)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

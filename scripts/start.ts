@@ -1,14 +1,17 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { localEnv, processEnvFor, provision, type SeededWorkspace, seedWorkspace } from "./lib/bootstrap.js";
+import type { Scope } from "../functions/shared/routes.js";
+import { localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
 import { createLocalServer, listen, moduleHandler } from "./lib/local-server.js";
 import { ROOT, startMoto } from "./lib/moto.js";
 import { sampleLogAsOfYesterday } from "./lib/sample.js";
+import { startSchedules } from "./lib/scheduler.js";
 
 /**
  * `npm start`: moto (DynamoDB, S3 with Object Lock, Secrets Manager) on a loopback port, the tables
  * and bucket from the same definitions as the CDK stack, two workspaces with keys, the product
- * page's sample log in `demo`, and the API on http://127.0.0.1:3000 (PORT overrides).
+ * page's sample log in `demo`, the API on http://127.0.0.1:3000 (PORT overrides), and the scheduled
+ * jobs (nightly export, failure-window flush) on the same schedules as the EventBridge rules.
  */
 const port = Number(process.env.PORT ?? 3000);
 // Node 20 is supported locally until the SDK drops it (2027); Lambda runs nodejs22.x.
@@ -36,16 +39,18 @@ try {
   });
   await provision(env);
 
-  const scopes = { writer: ["events:write"], reader: ["events:read"] } as const;
-  const workspaces: SeededWorkspace[] = [
-    await seedWorkspace(env, "demo", { writer: [...scopes.writer], reader: [...scopes.reader] }),
-    await seedWorkspace(env, "other", { writer: [...scopes.writer], reader: [...scopes.reader] }),
-  ];
+  const keys = { writer: ["events:write"], reader: ["events:read"], admin: ["admin"] } satisfies Record<
+    string,
+    Scope[]
+  >;
+  // demo is an enterprise workspace, so the nightly export has something to write locally.
+  const demo = await seedWorkspace(env, "demo", keys, { plan: "enterprise" });
+  const workspaces = [demo, await seedWorkspace(env, "other", keys)];
 
   const server = createLocalServer(moduleHandler);
   const baseUrl = await listen(server, port);
+  startSchedules(moduleHandler, (line) => process.stderr.write(`${line}\n`));
 
-  const demo = workspaces[0] as SeededWorkspace;
   const seeded = await fetch(`${baseUrl}/v1/events`, {
     method: "POST",
     headers: { authorization: `Bearer ${demo.keys.writer}`, "content-type": "application/json" },
@@ -55,7 +60,13 @@ try {
     throw new Error(`loading the sample log failed: ${seeded.status} ${await seeded.text()}`);
 
   mkdirSync(join(ROOT, ".local"), { recursive: true });
-  const credentials = { baseUrl, workspaces };
+  const local = {
+    endpoint: moto.endpoint,
+    eventsTable: env.eventsTable,
+    controlTable: env.controlTable,
+    exportBucket: env.exportBucket,
+  };
+  const credentials = { baseUrl, workspaces, local };
   const file = process.env.CREDENTIALS_FILE ?? ".local/credentials.json";
   writeFileSync(join(ROOT, file), `${JSON.stringify(credentials, null, 2)}\n`);
 

@@ -1,11 +1,11 @@
-import { listEvents } from "#shared/core/events.js";
+import { listEvents } from "#shared/core/reads.js";
 import { type Deps, defaultDeps } from "#shared/deps.js";
 import { json } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
 
 export const makeHandler = (deps: Deps = defaultDeps()) =>
-  authedRoute(deps, "list-events", async ({ event, principal }) =>
-    json(200, await listEvents(deps, principal, event.queryStringParameters ?? {})),
+  authedRoute(deps, "list-events", async ({ event, principal, client }) =>
+    json(200, await listEvents(deps, principal, client, event.queryStringParameters ?? {})),
   );
 
 export const handler = makeHandler();

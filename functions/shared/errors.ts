@@ -96,3 +96,26 @@ export class DuplicateIdError extends Error {
     super(`event id ${id} already exists`);
   }
 }
+
+/** Too many failed attempts from one source: slow down until the window ends. */
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+  readonly type = "/problems/too-many-requests";
+  readonly title = "Too many failed attempts";
+  override readonly headers: Record<string, string>;
+  constructor(detail: string, retryAfterSeconds: number) {
+    super(detail);
+    this.headers = { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) };
+  }
+}
+
+/** Why a bearer token was refused; carries the key's workspace when its id resolved. */
+export class AuthenticationFailure extends Error {
+  constructor(
+    readonly reason: "missing_key" | "malformed_key" | "unknown_key" | "wrong_secret" | "revoked_key",
+    readonly keyId?: string,
+    readonly keyWorkspace?: string,
+  ) {
+    super(`authentication failed: ${reason}`);
+  }
+}

@@ -1,6 +1,14 @@
 import * as z from "zod";
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
 import { ROUTES } from "./routes.js";
+import {
+  apiKeySchema,
+  apiKeyWithSecretSchema,
+  createKeyBodySchema,
+  rotateKeyBodySchema,
+  settingsBodySchema,
+  settingsSchema,
+} from "./schemas/admin.js";
 import { batchInputSchema, eventIdSchema, eventInputSchema, storedEventSchema } from "./schemas/event.js";
 import { problemSchema } from "./schemas/problem.js";
 import { listEventsQuerySchema } from "./schemas/query.js";
@@ -17,7 +25,11 @@ const retryAfter = z.object({
 const common = {
   "400": problemResponse("Validation failed; `errors[]` names each problem."),
   "401": problemResponse("Missing or unknown API key."),
-  "403": problemResponse("The key lacks the route's scope."),
+  "403": problemResponse("The key lacks the route's scope (the denial is logged)."),
+  "429": {
+    ...problemResponse("Too many failed authentications from this address in the current minute."),
+    headers: retryAfter,
+  },
   "503": {
     ...problemResponse("Storage unavailable; nothing was stored. Retry after Retry-After."),
     headers: retryAfter,
@@ -105,6 +117,77 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
       "200": { description: "The event", content: { "application/json": { schema: storedEventSchema } } },
       ...common,
       "404": problemResponse("No such event in the caller's workspace."),
+    },
+  },
+  "create-key": {
+    operationId: "createKey",
+    summary: "Create an API key (admin)",
+    description: "The token is in this answer only. Recorded as `apikey.created`.",
+    requestBody: { required: true, content: { "application/json": { schema: createKeyBodySchema } } },
+    responses: {
+      "201": { description: "Created", content: { "application/json": { schema: apiKeyWithSecretSchema } } },
+      ...common,
+    },
+  },
+  "list-keys": {
+    operationId: "listKeys",
+    summary: "List the workspace's API keys, metadata only (admin)",
+    responses: {
+      "200": {
+        description: "Keys",
+        content: {
+          "application/json": {
+            schema: z.object({ keys: z.array(apiKeySchema) }).meta({ id: "ApiKeyList" }),
+          },
+        },
+      },
+      ...common,
+    },
+  },
+  "rotate-key": {
+    operationId: "rotateKey",
+    summary: "Rotate a key's secret (admin)",
+    description:
+      "Same key id, new secret (shown once). The old secret keeps working for `graceSeconds` (default 86400). Recorded as `apikey.rotated`.",
+    requestParams: { path: z.object({ keyId: z.string() }) },
+    requestBody: { required: false, content: { "application/json": { schema: rotateKeyBodySchema } } },
+    responses: {
+      "200": { description: "Rotated", content: { "application/json": { schema: apiKeyWithSecretSchema } } },
+      ...common,
+      "404": problemResponse("No such key in this workspace."),
+      "409": problemResponse("The key is revoked, or changed meanwhile."),
+    },
+  },
+  "revoke-key": {
+    operationId: "revokeKey",
+    summary: "Revoke a key (admin)",
+    description:
+      "The key is refused from its next request. Recorded as `apikey.revoked`; no audit record is touched.",
+    requestParams: { path: z.object({ keyId: z.string() }) },
+    responses: {
+      "200": { description: "Revoked", content: { "application/json": { schema: apiKeySchema } } },
+      ...common,
+      "404": problemResponse("No such key in this workspace."),
+      "409": problemResponse("Already revoked."),
+    },
+  },
+  "get-settings": {
+    operationId: "getSettings",
+    summary: "The workspace's plan and retention (admin)",
+    responses: {
+      "200": { description: "Settings", content: { "application/json": { schema: settingsSchema } } },
+      ...common,
+    },
+  },
+  "put-settings": {
+    operationId: "putSettings",
+    summary: "Change the retention (admin)",
+    description:
+      "per-node: 90 days only; enterprise: 30–365. Applies to events recorded from now on; recorded as `audit.settings_changed`.",
+    requestBody: { required: true, content: { "application/json": { schema: settingsBodySchema } } },
+    responses: {
+      "200": { description: "Settings", content: { "application/json": { schema: settingsSchema } } },
+      ...common,
     },
   },
 };

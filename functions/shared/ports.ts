@@ -52,6 +52,8 @@ export interface EventStore {
   append(record: EventRecord): Promise<void>;
   complete(record: EventRecord): Promise<void>;
   findById(workspaceId: string, id: string, nowEpochSeconds: number): Promise<ExistingId | undefined>;
+  /** Workspaces holding an event with this id; used only to report cross-workspace attempts. */
+  findOwners(id: string): Promise<string[]>;
   query(query: EventQuery): Promise<EventPage>;
 }
 
@@ -69,6 +71,24 @@ export interface ApiKeyRecord {
   scopes: Scope[];
   name: string;
   createdAt: string;
+  revokedAt?: string;
+  rotatedAt?: string;
+  /** After a rotation: the old secret's hash, accepted until previousValidUntil. */
+  previousSecretHash?: string;
+  previousValidUntil?: string;
+}
+
+/** Failed authentications from one IP against one target (a workspace, or the operator log). */
+export interface FailureWindow {
+  target: string;
+  ip: string;
+  windowStart: string;
+  windowEnd: string;
+  count: number;
+  reasons: Record<string, number>;
+  method: string;
+  path: string;
+  userAgent?: string;
 }
 
 export interface WorkspaceRecord {
@@ -78,13 +98,29 @@ export interface WorkspaceRecord {
   createdAt: string;
 }
 
-/** Mutable control-plane state: API keys and workspaces. */
+/** Mutable control-plane state: API keys, workspaces, failure counters. */
 export interface ControlStore {
   getApiKey(keyId: string): Promise<ApiKeyRecord | undefined>;
-  putApiKey(key: ApiKeyRecord): Promise<void>;
+  /** Creates a key; false if the key id is taken. */
+  putApiKey(key: ApiKeyRecord): Promise<boolean>;
+  listApiKeys(workspaceId: string): Promise<ApiKeyRecord[]>;
+  /** Replaces the secret, keeping the old one valid until `previousValidUntil`; false if revoked or absent. */
+  rotateApiKey(
+    keyId: string,
+    change: { secretHash: string; previousSecretHash: string; previousValidUntil: string; rotatedAt: string },
+  ): Promise<boolean>;
+  /** Marks the key revoked; false if it was already revoked or absent. */
+  revokeApiKey(keyId: string, revokedAt: string): Promise<boolean>;
   getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
   listWorkspaces(): Promise<WorkspaceRecord[]>;
-  putWorkspace(workspace: WorkspaceRecord): Promise<void>;
+  /** Creates a workspace; false if the id is taken. */
+  putWorkspace(workspace: WorkspaceRecord): Promise<boolean>;
+  setRetention(workspaceId: string, retentionDays: number): Promise<void>;
+  /** Counts one failure in its window and returns the window's count so far. */
+  countFailure(window: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number>;
+  /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
+  pendingFailures(endedBy: string): Promise<FailureWindow[]>;
+  markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;
 }
 
 /** Write-once object storage (S3 with Object Lock on AWS, moto locally). */

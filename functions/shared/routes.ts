@@ -20,7 +20,36 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "POST", path: "/v1/events", handler: "post-events", scope: "events:write" },
   { method: "GET", path: "/v1/events", handler: "list-events", scope: "events:read" },
   { method: "GET", path: "/v1/events/{id}", handler: "get-event", scope: "events:read" },
+  { method: "POST", path: "/v1/keys", handler: "create-key", scope: "admin" },
+  { method: "GET", path: "/v1/keys", handler: "list-keys", scope: "admin" },
+  { method: "POST", path: "/v1/keys/{keyId}/rotate", handler: "rotate-key", scope: "admin" },
+  { method: "DELETE", path: "/v1/keys/{keyId}", handler: "revoke-key", scope: "admin" },
+  { method: "GET", path: "/v1/settings", handler: "get-settings", scope: "admin" },
+  { method: "PUT", path: "/v1/settings", handler: "put-settings", scope: "admin" },
 ];
 
-/** Handler folders that are not behind an HTTP route (scheduled jobs). */
-export const SCHEDULED_HANDLERS = ["nightly-export"] as const;
+/**
+ * Scheduled jobs: EventBridge rules on AWS, timers in the local runtime. Cron fields are UTC (as
+ * EventBridge's always are).
+ */
+export interface ScheduleDef {
+  handler: string;
+  description: string;
+  schedule: { cron: { minute: string; hour: string } } | { everyMinutes: number };
+}
+
+export const SCHEDULES: readonly ScheduleDef[] = [
+  {
+    handler: "nightly-export",
+    description: "the previous UTC day of every enterprise workspace to the Object Lock bucket",
+    schedule: { cron: { minute: "15", hour: "0" } },
+  },
+  {
+    handler: "flush-access-failures",
+    description: "one access.denied event per ended window of failed authentications",
+    schedule: { everyMinutes: 1 },
+  },
+];
+
+/** Handler folders that are not behind an HTTP route. */
+export const SCHEDULED_HANDLERS = SCHEDULES.map((s) => s.handler);

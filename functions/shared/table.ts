@@ -24,6 +24,12 @@
  * - byType `<workspace>#<type>`: "every pcap.download". Category queries (`pcap.*`) fan out over the
  *   catalogue's types of that category. Hot limit: ~1,000 events/s of one type per workspace.
  * - byNode `<workspace>#<node.id>`: "everything on nyc-edge-01". Events without a node are absent.
+ *
+ * One more GSI serves the service, never a caller's query:
+ * - byEventId `<id>` (projection KEYS_ONLY, on id guards only): which workspaces hold an event id,
+ *   so a key that reaches for another workspace's event can be reported to that workspace. It is
+ *   the one index without the workspace in its key; it answers only workspace ids, and only to the
+ *   access check.
  */
 
 /** Partition key of both tables. */
@@ -50,6 +56,7 @@ export const EventAttr = {
 
 /** Id guard attributes: where the event lives, and the hash of the content the id was first used for. */
 export const GuardAttr = {
+  eventId: "gsiEventId",
   eventPk: "eventPk",
   eventSk: "eventSk",
   recordedAt: "recordedAt",
@@ -64,6 +71,9 @@ export const Index = {
 } as const;
 export type IndexName = (typeof Index)[keyof typeof Index];
 
+/** The guard index that finds the workspaces holding an event id. */
+export const EVENT_ID_INDEX = "byEventId";
+
 /** GSI name → its partition key attribute. Sort key is always {@link SK}. */
 export const INDEX_PARTITION_KEY: Record<IndexName, string> = {
   [Index.byActor]: EventAttr.actorKey,
@@ -76,6 +86,14 @@ export const INDEX_PARTITION_KEY: Record<IndexName, string> = {
  * that reads no longer visit, so it needs a migration, not an edit.
  */
 export const WRITE_SHARDS = 4;
+
+/**
+ * The operator's security log: failed authentications whose key names no workspace are recorded
+ * under this reserved id. Workspace ids are `[a-z0-9-]`, so no tenant can ever be called this.
+ */
+export const OPERATOR_LOG = "_operator";
+/** Retention of the operator log, in days. */
+export const OPERATOR_LOG_RETENTION_DAYS = 365;
 
 /** Base names; the deployed name appends the stage (`audit-events-prod`). */
 export const EVENTS_TABLE_BASENAME = "audit-events";
@@ -94,6 +112,8 @@ export const Keys = {
   apiKeySk: "key",
   workspacePk: (workspaceId: string) => `ws#${workspaceId}`,
   workspaceSk: "ws",
+  failurePk: (target: string, ip: string) => `fail#${target}#${ip}`,
+  failureSk: (windowStart: string) => windowStart,
 } as const;
 
 /** Control table attributes for API keys. The secret itself is never stored, only its SHA-256. */
@@ -104,9 +124,38 @@ export const ApiKeyAttr = {
   scopes: "scopes",
   name: "name",
   createdAt: "createdAt",
+  /** Set on revocation; a revoked key is refused. */
+  revokedAt: "revokedAt",
+  rotatedAt: "rotatedAt",
+  /** After a rotation, the old secret's hash, valid until `previousValidUntil` (the grace period). */
+  previousSecretHash: "previousSecretHash",
+  previousValidUntil: "previousValidUntil",
+  /** Partition key of the keysByWorkspace index (= workspaceId, on key items only). */
+  workspaceKey: "keyWorkspace",
 } as const;
 
-/** Control table attributes for workspaces. */
+/**
+ * Control table items that count failed authentications per (target workspace, source IP, window).
+ * `pending` (partition key of the pendingFailures index) is set until the window's aggregate
+ * access.denied event is written, then removed, so the index holds only what is left to flush.
+ */
+export const FailureAttr = {
+  target: "target",
+  ip: "ip",
+  windowStart: "windowStart",
+  windowEnd: "windowEnd",
+  count: "count",
+  reasons: "reasons",
+  method: "method",
+  path: "path",
+  userAgent: "userAgent",
+  pending: "pending",
+} as const;
+
+export const ControlIndex = {
+  keysByWorkspace: "keysByWorkspace",
+  pendingFailures: "pendingFailures",
+} as const;
 export const WorkspaceAttr = {
   workspaceId: "workspaceId",
   plan: "plan",
@@ -118,24 +167,41 @@ export const WorkspaceAttr = {
 export interface TableDefinition {
   partitionKey: string;
   sortKey: string;
-  indexes: { name: IndexName; partitionKey: string; sortKey: string }[];
+  indexes: { name: string; partitionKey: string; sortKey: string; projection: "ALL" | "KEYS_ONLY" }[];
   timeToLiveAttribute: string;
 }
 
 export const EVENTS_TABLE: TableDefinition = {
   partitionKey: PK,
   sortKey: SK,
-  indexes: (Object.keys(INDEX_PARTITION_KEY) as IndexName[]).map((name) => ({
-    name,
-    partitionKey: INDEX_PARTITION_KEY[name],
-    sortKey: SK,
-  })),
+  indexes: [
+    ...(Object.keys(INDEX_PARTITION_KEY) as IndexName[]).map((name) => ({
+      name,
+      partitionKey: INDEX_PARTITION_KEY[name],
+      sortKey: SK,
+      projection: "ALL" as const,
+    })),
+    { name: EVENT_ID_INDEX, partitionKey: GuardAttr.eventId, sortKey: PK, projection: "KEYS_ONLY" },
+  ],
   timeToLiveAttribute: EXPIRES_AT,
 };
 
 export const CONTROL_TABLE: TableDefinition = {
   partitionKey: PK,
   sortKey: SK,
-  indexes: [],
+  indexes: [
+    {
+      name: ControlIndex.keysByWorkspace,
+      partitionKey: ApiKeyAttr.workspaceKey,
+      sortKey: ApiKeyAttr.keyId,
+      projection: "ALL",
+    },
+    {
+      name: ControlIndex.pendingFailures,
+      partitionKey: FailureAttr.pending,
+      sortKey: FailureAttr.windowEnd,
+      projection: "ALL",
+    },
+  ],
   timeToLiveAttribute: EXPIRES_AT,
 };

@@ -11,7 +11,7 @@ import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoControlStore } from "../../functions/shared/adapters/dynamodb-control-store.js";
-import { hashToken, newApiKeyToken } from "../../functions/shared/core/api-keys.js";
+import { hashToken, newToken } from "../../functions/shared/core/api-keys.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
@@ -91,7 +91,7 @@ export function createTableInput(name: string, def: TableDefinition): CreateTabl
             { AttributeName: i.partitionKey, KeyType: "HASH" },
             { AttributeName: i.sortKey, KeyType: "RANGE" },
           ],
-          Projection: { ProjectionType: "ALL" },
+          Projection: { ProjectionType: i.projection },
         }))
       : undefined,
   };
@@ -171,7 +171,7 @@ export async function seedWorkspace<K extends string>(
   });
   const tokens = {} as Record<K, string>;
   for (const [name, scopes] of Object.entries(keys) as [K, Scope[]][]) {
-    const { keyId, token } = newApiKeyToken();
+    const { keyId, token } = newToken();
     await control.putApiKey({ keyId, workspaceId, secretHash: hashToken(token), scopes, name, createdAt });
     tokens[name] = token;
   }

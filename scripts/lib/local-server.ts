@@ -168,8 +168,8 @@ export function createLocalServer(resolve: (handlerName: string) => Promise<Lamb
 }
 
 /** Loads `functions/<name>/handler.ts` and returns its `handler` export, as Lambda would. */
-export async function moduleHandler(name: string): Promise<LambdaHandler> {
-  const mod = (await import(`../../functions/${name}/handler.ts`)) as { handler: LambdaHandler };
+export async function moduleHandler<H = LambdaHandler>(name: string): Promise<H> {
+  const mod = (await import(`../../functions/${name}/handler.ts`)) as { handler: H };
   return mod.handler;
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
+import { request as httpRequest } from "node:http";
 import { inject } from "vitest";
 import { newDocumentClient } from "../../functions/shared/adapters/clients.js";
 import { FixedClock } from "../../functions/shared/clock.js";
@@ -60,15 +61,18 @@ export async function startApi(
   };
 }
 
-export const WRITER: Scope[] = ["events:write"];
-export const READER: Scope[] = ["events:read"];
+const KEYS = { writer: ["events:write"], reader: ["events:read"], admin: ["admin"] } satisfies Record<
+  string,
+  Scope[]
+>;
+export type TestWorkspace = SeededWorkspace<keyof typeof KEYS>;
 
-/** A workspace with a writer and a reader key. */
+/** A workspace with a writer, a reader and an admin key. */
 export function workspace(
   label: string,
   options: Parameters<typeof seedWorkspace>[3] = {},
-): Promise<SeededWorkspace> {
-  return seedWorkspace(motoEnv(), uniqueWorkspace(label), { writer: WRITER, reader: READER }, options);
+): Promise<TestWorkspace> {
+  return seedWorkspace(motoEnv(), uniqueWorkspace(label), KEYS, options);
 }
 
 export interface Reply<T = unknown> {
@@ -116,4 +120,51 @@ export async function listAll(
     cursor = page.body.nextCursor;
   } while (cursor);
   return out;
+}
+
+/**
+ * Like {@link call}, but from another loopback address (127.0.0.0/8), so the local gateway sees a
+ * different source IP, as API Gateway would for another client.
+ */
+export function callFrom<T = Record<string, unknown>>(
+  sourceIp: string,
+  api: { baseUrl: string },
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown } = {},
+): Promise<Reply<T>> {
+  const url = new URL(`${api.baseUrl}${path}`);
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method,
+        localAddress: sourceIp,
+        headers: {
+          ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+          ...(payload ? { "content-type": "application/json" } : {}),
+          "user-agent": "harness/1.0",
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: new Headers(res.headers as Record<string, string>),
+            body: (text ? JSON.parse(text) : undefined) as T,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
-import { call, listAll, startApi, type TestApi, workspace } from "./harness.js";
+
+import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 const event = (overrides: Record<string, unknown> = {}) => ({
   type: "incident.opened",
@@ -12,7 +12,7 @@ const event = (overrides: Record<string, unknown> = {}) => ({
 
 describe("POST /v1/events idempotency", () => {
   let api: TestApi;
-  let ws: SeededWorkspace;
+  let ws: TestWorkspace;
 
   beforeAll(async () => {
     api = await startApi();
@@ -151,7 +151,7 @@ describe("POST /v1/events idempotency", () => {
 
 describe("bad input changes nothing", () => {
   let api: TestApi;
-  let ws: SeededWorkspace;
+  let ws: TestWorkspace;
 
   beforeAll(async () => {
     api = await startApi();

@@ -10,9 +10,9 @@ import { makeHandler } from "../../functions/nightly-export/handler.js";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
-import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
+
 import { localClients } from "../../scripts/lib/bootstrap.js";
-import { call, motoEnv, startApi, type TestApi, workspace } from "./harness.js";
+import { call, motoEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 interface Manifest {
   workspace: string;
@@ -39,8 +39,8 @@ const path = (base: Date) => ymd(base).replaceAll("-", "/");
 
 describe("nightly export to the Object Lock bucket", () => {
   let api: TestApi;
-  let enterprise: SeededWorkspace;
-  let perNode: SeededWorkspace;
+  let enterprise: TestWorkspace;
+  let perNode: TestWorkspace;
   const s3 = localClients(motoEnv()).s3;
   const bucket = motoEnv().exportBucket;
   const run = (time: string) => makeHandler(api.deps, new S3ArchiveStore(s3, bucket))({ time });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
-import { call, listAll, startApi, type TestApi, workspace } from "./harness.js";
+
+import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 type Ev = Record<string, unknown> & { id: string; recordedAt: string };
 
@@ -34,7 +34,7 @@ function dataset() {
 
 describe("GET /v1/events filters", () => {
   let api: TestApi;
-  let ws: SeededWorkspace;
+  let ws: TestWorkspace;
   let all: Ev[];
 
   beforeAll(async () => {
@@ -121,7 +121,7 @@ describe("GET /v1/events filters", () => {
 
 describe("paging", () => {
   let api: TestApi;
-  let ws: SeededWorkspace;
+  let ws: TestWorkspace;
   const ids = Array.from({ length: 1000 }, (_, i) => `p-${String(i).padStart(4, "0")}`);
 
   beforeAll(async () => {
@@ -167,8 +167,11 @@ describe("paging", () => {
   };
 
   it("returns each of 1,000 events exactly once with limit=37, despite short DynamoDB pages", async () => {
-    const { seen, pages } = await walk("");
-    expect(pages).toBe(Math.ceil(1000 / 37));
+    // Only this walk reads the workspace unfiltered, so the audit.queried events it meets are the
+    // ones its own earlier pages left (they sort among the last batch: same recordedAt).
+    const walked = await walk("");
+    const seen = walked.seen.filter((id) => id.startsWith("p-"));
+    expect(walked.seen.length - seen.length).toBeLessThan(walked.pages);
     expect(new Set(seen).size).toBe(1000);
     // Newest first: later batches first; within a batch (same recordedAt), by id descending.
     expect(seen).toEqual([...ids].reverse());

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
-import type { SeededWorkspace } from "../../scripts/lib/bootstrap.js";
+
 import { sampleLog } from "../../scripts/lib/sample.js";
-import { call, startApi, type TestApi, workspace } from "./harness.js";
+import { call, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 describe("the product page's sample log", () => {
   let api: TestApi;
-  let ws: SeededWorkspace;
+  let ws: TestWorkspace;
   const samples = sampleLog();
 
   beforeAll(async () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { EVENT_TYPES, requiresSourceIp, typesInCategory } from "../../functions/shared/schemas/catalogue.js";
+import {
+  CLIENT_EVENT_TYPES,
+  EVENT_TYPES,
+  requiresSourceIp,
+  typesInCategory,
+} from "../../functions/shared/schemas/catalogue.js";
 import { eventInputSchema, normalizeIp, parsePostEventsBody } from "../../functions/shared/schemas/event.js";
 
 const base = { actor: { type: "user", id: "alice" } };
@@ -19,7 +24,12 @@ describe("IP normalisation", () => {
 
 describe("event input", () => {
   it("covers every type the product page names", () => {
-    expect(EVENT_TYPES).toHaveLength(27);
+    expect(EVENT_TYPES).toHaveLength(29);
+    expect(CLIENT_EVENT_TYPES).toHaveLength(27);
+    expect(EVENT_TYPES.filter((t) => !CLIENT_EVENT_TYPES.includes(t))).toEqual([
+      "audit.settings_changed",
+      "audit.queried",
+    ]);
     expect(typesInCategory("pcap")).toEqual(["pcap.started", "pcap.uploaded", "pcap.download"]);
   });
 
@@ -34,6 +44,8 @@ describe("event input", () => {
       "auth.logout",
       "auth.login_failed",
       "access.denied",
+      "audit.settings_changed",
+      "audit.queried",
     ]);
   });
 
@@ -80,6 +92,16 @@ describe("event input", () => {
       context: { changes: [] },
     });
     expect(res.error?.issues.map((i) => i.path.join("."))).toEqual(["context.changes"]);
+  });
+
+  it("refuses the service's own audit.* types from clients", () => {
+    const res = eventInputSchema.safeParse({
+      ...base,
+      type: "audit.queried",
+      sourceIp: "203.0.113.1",
+      context: { route: "list", filters: {} },
+    });
+    expect(res.error?.issues[0]?.path).toEqual(["type"]);
   });
 
   it("dispatches a body with `events` to the batch schema", () => {

@@ -1,9 +1,27 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import type { ApiKeyRecord, ControlStore, WorkspaceRecord } from "../ports.js";
-import { ApiKeyAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from "@aws-sdk/lib-dynamodb";
+import type { ApiKeyRecord, ControlStore, FailureWindow, WorkspaceRecord } from "../ports.js";
+import type { Scope } from "../routes.js";
+import { ApiKeyAttr, ControlIndex, FailureAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
 
-/** API keys and workspaces in the control table (mutable state, apart from the write-once log). */
+type Item = Record<string, unknown>;
+const optional = (v: unknown) => (v === undefined ? undefined : String(v));
+/** Counter items outlive their window by a day, then TTL removes them. */
+const FAILURE_ITEM_TTL_SECONDS = 86_400;
+
+/**
+ * API keys, workspaces and failure counters in the control table: the mutable state, kept apart
+ * from the write-once events table so that table never needs an update grant.
+ */
 export class DynamoControlStore implements ControlStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -12,19 +30,65 @@ export class DynamoControlStore implements ControlStore {
 
   async getApiKey(keyId: string): Promise<ApiKeyRecord | undefined> {
     const item = await this.get(Keys.apiKeyPk(keyId), Keys.apiKeySk);
-    if (!item) return undefined;
-    return {
-      keyId: String(item[ApiKeyAttr.keyId]),
-      workspaceId: String(item[ApiKeyAttr.workspaceId]),
-      secretHash: String(item[ApiKeyAttr.secretHash]),
-      scopes: (item[ApiKeyAttr.scopes] as ApiKeyRecord["scopes"]) ?? [],
-      name: String(item[ApiKeyAttr.name] ?? ""),
-      createdAt: String(item[ApiKeyAttr.createdAt]),
-    };
+    return item ? toApiKey(item) : undefined;
   }
 
-  async putApiKey(key: ApiKeyRecord): Promise<void> {
-    await this.put({ [PK]: Keys.apiKeyPk(key.keyId), [SK]: Keys.apiKeySk, ...key });
+  async putApiKey(key: ApiKeyRecord): Promise<boolean> {
+    return this.putNew({
+      [PK]: Keys.apiKeyPk(key.keyId),
+      [SK]: Keys.apiKeySk,
+      ...key,
+      [ApiKeyAttr.workspaceKey]: key.workspaceId,
+    });
+  }
+
+  async listApiKeys(workspaceId: string): Promise<ApiKeyRecord[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: ControlIndex.keysByWorkspace,
+      KeyConditionExpression: "#ws = :ws",
+      ExpressionAttributeNames: { "#ws": ApiKeyAttr.workspaceKey },
+      ExpressionAttributeValues: { ":ws": workspaceId },
+    });
+    return items.map(toApiKey);
+  }
+
+  async rotateApiKey(
+    keyId: string,
+    change: { secretHash: string; previousSecretHash: string; previousValidUntil: string; rotatedAt: string },
+  ): Promise<boolean> {
+    return this.update({
+      TableName: this.tableName,
+      Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
+      UpdateExpression: "SET #h = :h, #ph = :ph, #pv = :pv, #r = :r",
+      // Only a live key rotates, and only from the secret the caller proved it holds.
+      ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev) AND #h = :ph",
+      ExpressionAttributeNames: {
+        "#pk": PK,
+        "#h": ApiKeyAttr.secretHash,
+        "#ph": ApiKeyAttr.previousSecretHash,
+        "#pv": ApiKeyAttr.previousValidUntil,
+        "#r": ApiKeyAttr.rotatedAt,
+        "#rev": ApiKeyAttr.revokedAt,
+      },
+      ExpressionAttributeValues: {
+        ":h": change.secretHash,
+        ":ph": change.previousSecretHash,
+        ":pv": change.previousValidUntil,
+        ":r": change.rotatedAt,
+      },
+    });
+  }
+
+  async revokeApiKey(keyId: string, revokedAt: string): Promise<boolean> {
+    return this.update({
+      TableName: this.tableName,
+      Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
+      UpdateExpression: "SET #rev = :at",
+      ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev)",
+      ExpressionAttributeNames: { "#pk": PK, "#rev": ApiKeyAttr.revokedAt },
+      ExpressionAttributeValues: { ":at": revokedAt },
+    });
   }
 
   async getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined> {
@@ -35,7 +99,7 @@ export class DynamoControlStore implements ControlStore {
   /** Every workspace. A Scan of the small control table (never of the events table). */
   async listWorkspaces(): Promise<WorkspaceRecord[]> {
     const out: WorkspaceRecord[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: Item | undefined;
     try {
       do {
         const page = await this.client.send(
@@ -56,11 +120,116 @@ export class DynamoControlStore implements ControlStore {
     return out.sort((a, b) => a.workspaceId.localeCompare(b.workspaceId));
   }
 
-  async putWorkspace(workspace: WorkspaceRecord): Promise<void> {
-    await this.put({ [PK]: Keys.workspacePk(workspace.workspaceId), [SK]: Keys.workspaceSk, ...workspace });
+  async putWorkspace(workspace: WorkspaceRecord): Promise<boolean> {
+    return this.putNew({
+      [PK]: Keys.workspacePk(workspace.workspaceId),
+      [SK]: Keys.workspaceSk,
+      ...workspace,
+    });
   }
 
-  private async get(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  async setRetention(workspaceId: string, retentionDays: number): Promise<void> {
+    await this.update({
+      TableName: this.tableName,
+      Key: { [PK]: Keys.workspacePk(workspaceId), [SK]: Keys.workspaceSk },
+      UpdateExpression: "SET #d = :d",
+      ConditionExpression: "attribute_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": PK, "#d": WorkspaceAttr.retentionDays },
+      ExpressionAttributeValues: { ":d": retentionDays },
+    });
+  }
+
+  async countFailure(w: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+          UpdateExpression:
+            "ADD #count :one, #reasons.#reason :one SET #target = :target, #ip = :ip, #ws = :ws, #we = :we, #method = :method, #path = :path, #ua = :ua, #pending = if_not_exists(#pending, :pending), #exp = :exp",
+          ExpressionAttributeNames: {
+            "#count": FailureAttr.count,
+            "#reasons": FailureAttr.reasons,
+            "#reason": w.reason,
+            "#target": FailureAttr.target,
+            "#ip": FailureAttr.ip,
+            "#ws": FailureAttr.windowStart,
+            "#we": FailureAttr.windowEnd,
+            "#method": FailureAttr.method,
+            "#path": FailureAttr.path,
+            "#ua": FailureAttr.userAgent,
+            "#pending": FailureAttr.pending,
+            "#exp": "expiresAt",
+          },
+          ExpressionAttributeValues: {
+            ":one": 1,
+            ":target": w.target,
+            ":ip": w.ip,
+            ":ws": w.windowStart,
+            ":we": w.windowEnd,
+            ":method": w.method,
+            ":path": w.path,
+            ":ua": w.userAgent ?? "",
+            ":pending": "1",
+            ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
+          },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      return Number(out.Attributes?.[FailureAttr.count] ?? 1);
+    } catch (err: unknown) {
+      // The first failure of a window has no reasons map yet: create it, then count again.
+      if (err instanceof Error && err.name === "ValidationException" && /document path/i.test(err.message)) {
+        await this.update(
+          {
+            TableName: this.tableName,
+            Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+            UpdateExpression: "SET #reasons = if_not_exists(#reasons, :empty)",
+            ExpressionAttributeNames: { "#reasons": FailureAttr.reasons },
+            ExpressionAttributeValues: { ":empty": {} },
+          },
+          false,
+        );
+        return this.countFailure(w);
+      }
+      translateStorageError(err, "count failure");
+    }
+  }
+
+  async pendingFailures(endedBy: string): Promise<FailureWindow[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: ControlIndex.pendingFailures,
+      KeyConditionExpression: "#p = :p AND #we <= :end",
+      ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
+      ExpressionAttributeValues: { ":p": "1", ":end": endedBy },
+    });
+    return items.map((item) => ({
+      target: String(item[FailureAttr.target]),
+      ip: String(item[FailureAttr.ip]),
+      windowStart: String(item[FailureAttr.windowStart]),
+      windowEnd: String(item[FailureAttr.windowEnd]),
+      count: Number(item[FailureAttr.count]),
+      reasons: (item[FailureAttr.reasons] as Record<string, number>) ?? {},
+      method: String(item[FailureAttr.method]),
+      path: String(item[FailureAttr.path]),
+      userAgent: optional(item[FailureAttr.userAgent]) || undefined,
+    }));
+  }
+
+  async markFailuresFlushed(w: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void> {
+    await this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+        UpdateExpression: "REMOVE #pending",
+        ExpressionAttributeNames: { "#pending": FailureAttr.pending },
+      },
+      false,
+    );
+  }
+
+  private async get(pk: string, sk: string): Promise<Item | undefined> {
     try {
       const out = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: { [PK]: pk, [SK]: sk }, ConsistentRead: true }),
@@ -71,16 +240,66 @@ export class DynamoControlStore implements ControlStore {
     }
   }
 
-  private async put(item: Record<string, unknown>): Promise<void> {
+  private async putNew(item: Item): Promise<boolean> {
     try {
-      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: "attribute_not_exists(#pk)",
+          ExpressionAttributeNames: { "#pk": PK },
+        }),
+      );
+      return true;
     } catch (err: unknown) {
+      if (err instanceof Error && err.name === "ConditionalCheckFailedException") return false;
       translateStorageError(err, "control write");
     }
   }
+
+  /** Returns false when the condition failed (absent, revoked, already done). */
+  private async update(input: UpdateCommandInput, conditional = true): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand(input));
+      return true;
+    } catch (err: unknown) {
+      if (conditional && err instanceof Error && err.name === "ConditionalCheckFailedException") return false;
+      translateStorageError(err, "control update");
+    }
+  }
+
+  private async queryAll(input: QueryCommandInput): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    try {
+      do {
+        const page = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+        out.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+      } while (start);
+    } catch (err: unknown) {
+      translateStorageError(err, "control query");
+    }
+    return out;
+  }
 }
 
-function toWorkspace(item: Record<string, unknown>): WorkspaceRecord {
+function toApiKey(item: Item): ApiKeyRecord {
+  return {
+    keyId: String(item[ApiKeyAttr.keyId]),
+    workspaceId: String(item[ApiKeyAttr.workspaceId]),
+    secretHash: String(item[ApiKeyAttr.secretHash]),
+    scopes: (item[ApiKeyAttr.scopes] as Scope[] | undefined) ?? [],
+    name: String(item[ApiKeyAttr.name] ?? ""),
+    createdAt: String(item[ApiKeyAttr.createdAt]),
+    revokedAt: optional(item[ApiKeyAttr.revokedAt]),
+    rotatedAt: optional(item[ApiKeyAttr.rotatedAt]),
+    previousSecretHash: optional(item[ApiKeyAttr.previousSecretHash]),
+    previousValidUntil: optional(item[ApiKeyAttr.previousValidUntil]),
+  };
+}
+
+function toWorkspace(item: Item): WorkspaceRecord {
   return {
     workspaceId: String(item[WorkspaceAttr.workspaceId]),
     plan: item[WorkspaceAttr.plan] === "enterprise" ? "enterprise" : "per-node",

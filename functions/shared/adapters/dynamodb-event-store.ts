@@ -11,6 +11,7 @@ import { DuplicateIdError } from "../errors.js";
 import type { EventPage, EventQuery, EventRecord, EventStore, ExistingId } from "../ports.js";
 import { inFieldOrder, type StoredEvent } from "../schemas/event.js";
 import {
+  EVENT_ID_INDEX,
   EventAttr,
   GuardAttr,
   INDEX_PARTITION_KEY,
@@ -69,6 +70,7 @@ export class DynamoEventStore implements EventStore {
     const guard: Item = {
       [PK]: Keys.guardPk(workspaceId, event.id),
       [SK]: Keys.guardSk,
+      [GuardAttr.eventId]: event.id,
       [GuardAttr.eventPk]: Keys.eventPk(workspaceId, shardOf(event.id)),
       [GuardAttr.eventSk]: Keys.eventSk(event.recordedAt, event.id),
       [GuardAttr.recordedAt]: event.recordedAt,
@@ -146,6 +148,25 @@ export class DynamoEventStore implements EventStore {
       };
     } catch (err: unknown) {
       translateStorageError(err, "findById");
+    }
+  }
+
+  /** Workspaces that hold an event with this id (the byEventId guard index). */
+  async findOwners(id: string): Promise<string[]> {
+    try {
+      const out = await this.opts.client.send(
+        new QueryCommand({
+          TableName: this.opts.tableName,
+          IndexName: EVENT_ID_INDEX,
+          KeyConditionExpression: "#id = :id",
+          ExpressionAttributeNames: { "#id": GuardAttr.eventId },
+          ExpressionAttributeValues: { ":id": id },
+          Limit: 25,
+        }),
+      );
+      return (out.Items ?? []).map((item) => String(item[PK]).split("#")[0] as string);
+    } catch (err: unknown) {
+      translateStorageError(err, "findOwners");
     }
   }
 

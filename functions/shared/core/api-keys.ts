@@ -1,8 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { sha256Hex } from "../canonical.js";
-import { ForbiddenError, UnauthorizedError } from "../errors.js";
+import { AuthenticationFailure } from "../errors.js";
 import type { ApiKeyRecord, ControlStore, Principal } from "../ports.js";
-import type { Scope } from "../routes.js";
 
 /**
  * Bearer tokens look like `alk_<keyId>_<secret>`: a recognisable prefix (secret scanners can find
@@ -11,8 +10,11 @@ import type { Scope } from "../routes.js";
  */
 const TOKEN = /^alk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
-export function newApiKeyToken(): { keyId: string; token: string } {
-  const keyId = randomBytes(8).toString("hex");
+export function newKeyId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export function newToken(keyId: string = newKeyId()): { keyId: string; token: string } {
   return { keyId, token: `alk_${keyId}_${randomBytes(32).toString("base64url")}` };
 }
 
@@ -24,20 +26,35 @@ export function keyIdOf(token: string): string | undefined {
   return TOKEN.exec(token)?.[1];
 }
 
-/** Resolves `Authorization: Bearer …` to the key's workspace and scopes, or throws 401/403. */
+function sameHash(hexA: string | undefined, hexB: string): boolean {
+  const a = Buffer.from(hexA ?? "00".repeat(32), "hex");
+  const b = Buffer.from(hexB, "hex");
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Resolves `Authorization: Bearer …` to the key's workspace and scopes. A rotated key's previous
+ * secret still works until its grace period ends. Throws {@link AuthenticationFailure} with the
+ * reason and, when the key id resolved, the key's workspace (which then sees the attempt).
+ */
 export async function authenticate(
   control: ControlStore,
   authorization: string | undefined,
-  scope: Scope,
+  now: Date,
 ): Promise<Principal> {
   const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
-  if (!token) throw new UnauthorizedError("send the API key as `Authorization: Bearer <key>`");
+  if (!token) throw new AuthenticationFailure("missing_key");
   const keyId = keyIdOf(token);
-  const key: ApiKeyRecord | undefined = keyId ? await control.getApiKey(keyId) : undefined;
-  const presented = Buffer.from(hashToken(token), "hex");
-  const stored = Buffer.from(key?.secretHash ?? "00".repeat(32), "hex");
-  const matches = stored.length === presented.length && timingSafeEqual(stored, presented);
-  if (!key || !matches) throw new UnauthorizedError("the API key is not valid");
-  if (!key.scopes.includes(scope)) throw new ForbiddenError(`this route needs the \`${scope}\` scope`);
+  if (!keyId) throw new AuthenticationFailure("malformed_key");
+  const key: ApiKeyRecord | undefined = await control.getApiKey(keyId);
+  const presented = hashToken(token);
+  const current = sameHash(key?.secretHash, presented);
+  const inGrace =
+    sameHash(key?.previousSecretHash, presented) &&
+    key?.previousValidUntil !== undefined &&
+    Date.parse(key.previousValidUntil) > now.getTime();
+  if (!key) throw new AuthenticationFailure("unknown_key", keyId);
+  if (key.revokedAt) throw new AuthenticationFailure("revoked_key", keyId, key.workspaceId);
+  if (!current && !inGrace) throw new AuthenticationFailure("wrong_secret", keyId, key.workspaceId);
   return { workspaceId: key.workspaceId, keyId: key.keyId, scopes: key.scopes };
 }

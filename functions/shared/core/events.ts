@@ -1,24 +1,22 @@
 import { canonicalJson, sha256Hex } from "../canonical.js";
 import type { Clock, IdGenerator } from "../clock.js";
-import { openCursor, sealCursor } from "../cursor.js";
 import {
   ConflictError,
   DuplicateIdError,
   type FieldError,
-  NotFoundError,
   UnavailableError,
   ValidationError,
 } from "../errors.js";
 import type { ControlStore, EventRecord, EventStore, Principal } from "../ports.js";
-import { categoryOf, typesInCategory } from "../schemas/catalogue.js";
+import { categoryOf } from "../schemas/catalogue.js";
 import {
   type EventInput,
-  eventIdSchema,
   inFieldOrder,
   parsePostEventsBody,
   type StoredEvent,
+  serviceEventInputSchema,
 } from "../schemas/event.js";
-import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
+import { OPERATOR_LOG, OPERATOR_LOG_RETENTION_DAYS } from "../table.js";
 import { validationError } from "./zod-errors.js";
 
 export interface EventsDeps {
@@ -42,6 +40,12 @@ export type ItemStatus = "created" | "duplicate" | "conflict";
 export type RecordOutcome =
   | { kind: "single"; status: "created" | "duplicate"; event: StoredEvent }
   | { kind: "batch"; results: { id: string; status: "created" | "duplicate" }[] };
+
+/** The retention in force for new events of a workspace (the operator log keeps its own). */
+async function retentionDaysOf(deps: EventsDeps, workspaceId: string): Promise<number> {
+  if (workspaceId === OPERATOR_LOG) return OPERATOR_LOG_RETENTION_DAYS;
+  return (await deps.control.getWorkspace(workspaceId))?.retentionDays ?? deps.defaultRetentionDays;
+}
 
 /** The stored form of one input, hashed as the evidence that anchors later integrity seals. */
 export function buildEvent(input: EventInput, id: string, recordedAt: string): StoredEvent {
@@ -93,6 +97,32 @@ interface Pending {
 }
 
 /**
+ * Appends one event. A taken id with the same content is a duplicate (the stored event is
+ * returned); with other content, a conflict. A claim whose event was never stored (the writer died
+ * in between, or is still in flight) is completed under the claim's recordedAt, so every racer
+ * writes the same item.
+ */
+async function writeOnce(
+  deps: EventsDeps,
+  { input, record }: Pending,
+  nowSeconds: number,
+): Promise<{ status: ItemStatus; event: StoredEvent }> {
+  try {
+    await deps.events.append(record);
+    return { status: "created", event: record.event };
+  } catch (err: unknown) {
+    if (!(err instanceof DuplicateIdError)) throw err;
+  }
+  const existing = await deps.events.findById(record.workspaceId, record.event.id, nowSeconds);
+  if (!existing || existing.contentHash !== record.contentHash)
+    return { status: "conflict", event: record.event };
+  if (existing.event) return { status: "duplicate", event: existing.event };
+  const event = buildEvent(input, record.event.id, existing.recordedAt);
+  await deps.events.complete({ ...record, event });
+  return { status: "created", event };
+}
+
+/**
  * Validates the whole request, then appends. Nothing is written unless every item is valid. A
  * replayed id with identical content is a duplicate (no second item); with other content, a conflict.
  */
@@ -108,8 +138,7 @@ export async function recordEvents(
 
   const now = deps.clock.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);
-  const workspace = await deps.control.getWorkspace(principal.workspaceId);
-  const expiresAt = nowSeconds + (workspace?.retentionDays ?? deps.defaultRetentionDays) * DAY_SECONDS;
+  const expiresAt = nowSeconds + (await retentionDaysOf(deps, principal.workspaceId)) * DAY_SECONDS;
 
   // One pending write per distinct id; a repeated id within the batch points at its first use.
   const errors = inputs.flatMap((input, i) => occurredAtErrors(input, now, pathOf(i)));
@@ -140,23 +169,7 @@ export async function recordEvents(
   });
   if (errors.length > 0) throw new ValidationError(errors);
 
-  const write = async ({ input, record }: Pending): Promise<{ status: ItemStatus; event: StoredEvent }> => {
-    try {
-      await deps.events.append(record);
-      return { status: "created", event: record.event };
-    } catch (err: unknown) {
-      if (!(err instanceof DuplicateIdError)) throw err;
-    }
-    const existing = await deps.events.findById(principal.workspaceId, record.event.id, nowSeconds);
-    if (!existing || existing.contentHash !== record.contentHash)
-      return { status: "conflict", event: record.event };
-    if (existing.event) return { status: "duplicate", event: existing.event };
-    // The id was claimed by a write that never stored its event (it failed, or is still in
-    // flight): store it now under the claim's recordedAt, so every racer writes the same item.
-    const event = buildEvent(input, record.event.id, existing.recordedAt);
-    await deps.events.complete({ ...record, event });
-    return { status: "created", event };
-  };
+  const write = (p: Pending) => writeOnce(deps, p, nowSeconds);
 
   if (!batch) {
     const result = await write(pending[0] as Pending);
@@ -194,51 +207,40 @@ export async function recordEvents(
   return { kind: "batch", results: results as { id: string; status: "created" | "duplicate" }[] };
 }
 
-function storeFilters(q: ListEventsQuery) {
-  const { limit: _limit, cursor: _cursor, ...filters } = q;
-  return filters;
+/** A service event: who did what, from where. The service's own writes go through here. */
+export interface ServiceEvent {
+  id?: string;
+  type: string;
+  actor: { type: "user" | "system" | "service" | "api_key"; id: string; name?: string };
+  sourceIp?: string;
+  userAgent?: string;
+  outcome?: "success" | "failure";
+  resource?: { type: string; id: string };
+  context: Record<string, unknown>;
 }
 
-/** Lists events newest first, one page at a time. */
-export async function listEvents(
+/**
+ * Records an event the service itself observed (key actions, denied access, reads of the log).
+ * Validated against the full catalogue like any event. With an id, a repeat of the same content
+ * is a no-op, so retried jobs never duplicate.
+ */
+export async function recordServiceEvent(
   deps: EventsDeps,
-  principal: Principal,
-  rawQuery: Record<string, string | undefined>,
-): Promise<{ events: StoredEvent[]; nextCursor: string | null }> {
-  const parsed = listEventsQuerySchema.safeParse(rawQuery);
-  if (!parsed.success) throw validationError(parsed.error);
-  const q = parsed.data;
-  const filters = storeFilters(q);
-  const key = await deps.cursorKey();
-  const after = q.cursor ? openCursor(key, principal.workspaceId, filters, q.cursor) : undefined;
-  const beforeKey = [after, q.until].filter((k): k is string => k !== undefined).sort()[0];
-  const page = await deps.events.query({
-    workspaceId: principal.workspaceId,
-    actorId: q.actor,
-    nodeId: q.node,
-    types: q.type ? (q.type.endsWith(".*") ? typesInCategory(q.type.slice(0, -2)) : [q.type]) : undefined,
-    outcome: q.outcome,
-    sourceIp: q.sourceIp,
-    fromKey: q.since,
-    beforeKey,
-    limit: q.limit,
-    nowEpochSeconds: Math.floor(deps.clock.now().getTime() / 1000),
-  });
-  return {
-    events: page.events,
-    nextCursor: page.nextKey ? sealCursor(key, principal.workspaceId, filters, page.nextKey) : null,
+  workspaceId: string,
+  event: ServiceEvent,
+): Promise<StoredEvent> {
+  const parsed = serviceEventInputSchema.safeParse(event);
+  if (!parsed.success) throw new Error(`invalid service event: ${parsed.error.message}`);
+  const now = deps.clock.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const record: EventRecord = {
+    workspaceId,
+    event: buildEvent(parsed.data, parsed.data.id ?? deps.newId(now), now.toISOString()),
+    contentHash: contentHashOf(parsed.data),
+    expiresAt: nowSeconds + (await retentionDaysOf(deps, workspaceId)) * DAY_SECONDS,
   };
-}
-
-/** One event by id, from the caller's workspace only. */
-export async function getEvent(deps: EventsDeps, principal: Principal, id: string): Promise<StoredEvent> {
-  const notFound = new NotFoundError(`no event ${id} in this workspace`);
-  if (!eventIdSchema.safeParse(id).success) throw notFound;
-  const found = await deps.events.findById(
-    principal.workspaceId,
-    id,
-    Math.floor(deps.clock.now().getTime() / 1000),
-  );
-  if (!found?.event) throw notFound;
-  return found.event;
+  const result = await writeOnce(deps, { input: parsed.data, record }, nowSeconds);
+  if (result.status === "conflict")
+    throw new Error(`service event id ${record.event.id} reused for other content`);
+  return result.event;
 }

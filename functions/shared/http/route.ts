@@ -1,7 +1,10 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { type Client, onAuthenticationFailure, recordDenied } from "../core/access.js";
 import { authenticate } from "../core/api-keys.js";
-import type { ControlStore, Principal } from "../ports.js";
+import type { EventsDeps } from "../core/events.js";
+import { AuthenticationFailure, ForbiddenError } from "../errors.js";
+import type { Principal } from "../ports.js";
 import { ROUTES } from "../routes.js";
 import { problemJson } from "./problem.js";
 import { header } from "./request.js";
@@ -9,15 +12,27 @@ import { header } from "./request.js";
 export interface RouteRequest {
   event: APIGatewayProxyEventV2;
   principal: Principal;
+  client: Client;
+}
+
+/** The caller as API Gateway saw it: the TCP source address, never a client-supplied header. */
+export function clientOf(event: APIGatewayProxyEventV2): Client {
+  return {
+    sourceIp: event.requestContext.http.sourceIp,
+    userAgent: event.requestContext.http.userAgent || undefined,
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+  };
 }
 
 /**
  * Wraps a route: problem+json for every error, then the API key check for the scope that
- * routes.ts gives this handler. What remains in a handler is the call into the core and the shape
- * of the answer.
+ * routes.ts gives this handler. Failed keys are counted (401, then 429) and denied scopes recorded
+ * as `access.denied` before the error goes out. What remains in a handler is the call into the
+ * core and the shape of the answer.
  */
 export function authedRoute(
-  deps: { control: ControlStore },
+  deps: EventsDeps,
   handlerName: string,
   fn: (req: RouteRequest) => Promise<APIGatewayProxyStructuredResultV2>,
 ) {
@@ -26,8 +41,21 @@ export function authedRoute(
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(problemJson())
     .handler(async (event) => {
-      const principal = await authenticate(deps.control, header(event, "authorization"), scope);
-      return fn({ event, principal });
+      const client = clientOf(event);
+      let principal: Principal;
+      try {
+        principal = await authenticate(deps.control, header(event, "authorization"), deps.clock.now());
+      } catch (err: unknown) {
+        if (err instanceof AuthenticationFailure) await onAuthenticationFailure(deps, err, client);
+        throw err;
+      }
+      if (!principal.scopes.includes(scope)) {
+        await recordDenied(deps, principal.workspaceId, principal, client, "missing_scope", {
+          requiredScope: scope,
+        });
+        throw new ForbiddenError(`this route needs the \`${scope}\` scope`);
+      }
+      return fn({ event, principal, client });
     });
 }
 

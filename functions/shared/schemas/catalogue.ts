@@ -28,10 +28,15 @@ const maintenance = z.looseObject({ windowId: nonEmpty, endedBy: z.enum(["manual
 const alertChannel = z.looseObject({ channelId: nonEmpty, kind: nonEmpty });
 const empty = z.looseObject({});
 
-/** How an event type is treated. `sourceIp` marks the security-relevant ones that must carry it. */
+/**
+ * How an event type is treated. `sourceIp` marks the security-relevant ones that must carry it.
+ * `producer: "service"` marks the audit log's own events: only the service writes them, never a
+ * client through POST /v1/events.
+ */
 interface TypeSpec {
   context: z.ZodType<Record<string, unknown>>;
   sourceIp?: "required";
+  producer?: "service";
   description: string;
 }
 
@@ -64,7 +69,12 @@ export const CATALOGUE = {
   "auth.logout": { context: auth, sourceIp: "required", description: "A user logged out." },
   "auth.login_failed": { context: auth, sourceIp: "required", description: "A login attempt failed." },
   "access.denied": {
-    context: z.looseObject({ reason: nonEmpty, method: nonEmpty, path: z.string().min(1).max(2048) }),
+    context: z.looseObject({
+      reason: nonEmpty,
+      method: nonEmpty,
+      path: z.string().min(1).max(2048),
+      count: count.int().min(1).optional(),
+    }),
     sourceIp: "required",
     description: "A request used an invalid API key or reached for another workspace's resource.",
   },
@@ -84,6 +94,18 @@ export const CATALOGUE = {
   "config.ioc_pattern_added": {
     context: z.looseObject({ patternId: nonEmpty }),
     description: "An indicator-of-compromise pattern was added.",
+  },
+  "audit.settings_changed": {
+    context: z.looseObject({ field: nonEmpty, from: anyValue, to: anyValue }),
+    sourceIp: "required",
+    producer: "service",
+    description: "The workspace's audit log settings changed.",
+  },
+  "audit.queried": {
+    context: z.looseObject({ route: nonEmpty, filters: z.record(z.string(), z.unknown()) }),
+    sourceIp: "required",
+    producer: "service",
+    description: "Somebody read the audit log (list or get).",
   },
 } as const satisfies Record<string, TypeSpec>;
 
@@ -105,3 +127,8 @@ export function typesInCategory(category: string): EventType[] {
 export function requiresSourceIp(type: EventType): boolean {
   return (CATALOGUE[type] as TypeSpec).sourceIp === "required";
 }
+
+/** Types a client may post; the rest are written only by the service itself. */
+export const CLIENT_EVENT_TYPES = EVENT_TYPES.filter(
+  (t) => (CATALOGUE[t] as TypeSpec).producer !== "service",
+);

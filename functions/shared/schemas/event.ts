@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import * as z from "zod";
-import { CATALOGUE, EVENT_TYPES, type EventType, requiresSourceIp } from "./catalogue.js";
+import { CATALOGUE, CLIENT_EVENT_TYPES, EVENT_TYPES, type EventType, requiresSourceIp } from "./catalogue.js";
 
 /** Limits on an event's context object. */
 export const CONTEXT_MAX_BYTES = 16 * 1024;
@@ -113,22 +113,27 @@ function variant<T extends EventType>(type: T) {
     .meta({ id: `EventInput_${type.replace(".", "_")}`, description: spec.description });
 }
 
+function inputUnion(types: EventType[]) {
+  const variants = types.map(variant) as unknown as [
+    ReturnType<typeof variant>,
+    ...ReturnType<typeof variant>[],
+  ];
+  return z.discriminatedUnion("type", variants, {
+    error: (issue) =>
+      issue.code === "invalid_union" ? `must be a catalogue type (${types.join(", ")})` : undefined,
+  });
+}
+
 /**
  * One event as a producer posts it. Unknown top-level fields are rejected (the workspace, in
- * particular, always comes from the API key).
+ * particular, always comes from the API key), and so are the service's own `audit.*` types.
  */
-export const eventInputSchema = z
-  .discriminatedUnion(
-    "type",
-    EVENT_TYPES.map(variant) as unknown as [ReturnType<typeof variant>, ...ReturnType<typeof variant>[]],
-    {
-      error: (issue) =>
-        issue.code === "invalid_union" ? `must be a catalogue type (${EVENT_TYPES.join(", ")})` : undefined,
-    },
-  )
-  .meta({ id: "EventInput" });
+export const eventInputSchema = inputUnion(CLIENT_EVENT_TYPES).meta({ id: "EventInput" });
 
-export type EventInput = z.output<typeof eventInputSchema>;
+/** Any catalogue event, the service's own included: what the service validates before it records. */
+export const serviceEventInputSchema = inputUnion(EVENT_TYPES);
+
+export type EventInput = z.output<typeof serviceEventInputSchema>;
 
 export const batchInputSchema = z
   .strictObject({ events: z.array(eventInputSchema).min(1).max(BATCH_MAX) })

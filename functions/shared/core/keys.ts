@@ -1,0 +1,104 @@
+import { ConflictError, NotFoundError } from "../errors.js";
+import type { ApiKeyRecord, Principal } from "../ports.js";
+import { apiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from "../schemas/admin.js";
+import { actionEvent, type Client, recordDenied } from "./access.js";
+import { hashToken, newToken } from "./api-keys.js";
+import { type EventsDeps, recordServiceEvent } from "./events.js";
+import { validationError } from "./zod-errors.js";
+
+/** Key metadata as the API shows it: never a hash, never a secret. */
+export function keyView(key: ApiKeyRecord) {
+  return apiKeySchema.parse(key);
+}
+
+/** A key of the caller's workspace, or 404 (and, when it belongs elsewhere, an access.denied there). */
+async function ownKey(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  keyId: string,
+): Promise<ApiKeyRecord> {
+  const key = /^[0-9a-f]{16}$/.test(keyId) ? await deps.control.getApiKey(keyId) : undefined;
+  if (key && key.workspaceId !== principal.workspaceId) {
+    await recordDenied(deps, key.workspaceId, principal, client, "cross_workspace", {
+      resource: { type: "apikey", id: keyId },
+    });
+  }
+  if (!key || key.workspaceId !== principal.workspaceId)
+    throw new NotFoundError(`no key ${keyId} in this workspace`);
+  return key;
+}
+
+export async function createKey(deps: EventsDeps, principal: Principal, client: Client, body: unknown) {
+  const parsed = createKeyBodySchema.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  const { keyId, token } = newToken();
+  const key: ApiKeyRecord = {
+    keyId,
+    workspaceId: principal.workspaceId,
+    secretHash: hashToken(token),
+    scopes: parsed.data.scopes,
+    name: parsed.data.name,
+    createdAt: deps.clock.now().toISOString(),
+  };
+  if (!(await deps.control.putApiKey(key))) throw new ConflictError("key id collision; retry");
+  await recordServiceEvent(deps, principal.workspaceId, {
+    type: "apikey.created",
+    ...actionEvent(principal, client),
+    resource: { type: "apikey", id: keyId },
+    context: { keyId, name: key.name, scopes: key.scopes },
+  });
+  return { ...keyView(key), token };
+}
+
+export async function listKeys(deps: EventsDeps, principal: Principal) {
+  const keys = await deps.control.listApiKeys(principal.workspaceId);
+  return { keys: keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map(keyView) };
+}
+
+/** A new secret for the same key id; the old one keeps working for the grace period. */
+export async function rotateKey(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  keyId: string,
+  body: unknown,
+) {
+  const parsed = rotateKeyBodySchema.safeParse(body ?? {});
+  if (!parsed.success) throw validationError(parsed.error);
+  const key = await ownKey(deps, principal, client, keyId);
+  if (key.revokedAt) throw new ConflictError(`key ${keyId} is revoked`);
+  const now = deps.clock.now();
+  const { token } = newToken(keyId);
+  const previousValidUntil = new Date(now.getTime() + parsed.data.graceSeconds * 1000).toISOString();
+  const rotated = await deps.control.rotateApiKey(keyId, {
+    secretHash: hashToken(token),
+    previousSecretHash: key.secretHash,
+    previousValidUntil,
+    rotatedAt: now.toISOString(),
+  });
+  if (!rotated) throw new ConflictError(`key ${keyId} changed meanwhile (rotated or revoked); read it again`);
+  await recordServiceEvent(deps, principal.workspaceId, {
+    type: "apikey.rotated",
+    ...actionEvent(principal, client),
+    resource: { type: "apikey", id: keyId },
+    context: { keyId, previousValidUntil, graceSeconds: parsed.data.graceSeconds },
+  });
+  return { ...keyView({ ...key, rotatedAt: now.toISOString(), previousValidUntil }), token };
+}
+
+/** Marks the key revoked; it is refused from its next request. No audit record is touched. */
+export async function revokeKey(deps: EventsDeps, principal: Principal, client: Client, keyId: string) {
+  const key = await ownKey(deps, principal, client, keyId);
+  const revokedAt = deps.clock.now().toISOString();
+  if (key.revokedAt || !(await deps.control.revokeApiKey(keyId, revokedAt))) {
+    throw new ConflictError(`key ${keyId} is already revoked`);
+  }
+  await recordServiceEvent(deps, principal.workspaceId, {
+    type: "apikey.revoked",
+    ...actionEvent(principal, client),
+    resource: { type: "apikey", id: keyId },
+    context: { keyId, name: key.name },
+  });
+  return keyView({ ...key, revokedAt });
+}

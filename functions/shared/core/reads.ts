@@ -1,0 +1,85 @@
+import { openCursor, sealCursor } from "../cursor.js";
+import { NotFoundError } from "../errors.js";
+import type { Principal } from "../ports.js";
+import { typesInCategory } from "../schemas/catalogue.js";
+import { eventIdSchema, type StoredEvent } from "../schemas/event.js";
+import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
+import { type Client, recordDenied, recordQueried } from "./access.js";
+import type { EventsDeps } from "./events.js";
+import { validationError } from "./zod-errors.js";
+
+function storeFilters(q: ListEventsQuery) {
+  const { limit: _limit, cursor: _cursor, ...filters } = q;
+  return filters;
+}
+
+/**
+ * Lists events newest first, one page at a time. The read itself is then recorded as
+ * `audit.queried`; if that record cannot be written, the read fails (503) rather than go unlogged.
+ */
+export async function listEvents(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  rawQuery: Record<string, string | undefined>,
+): Promise<{ events: StoredEvent[]; nextCursor: string | null }> {
+  const parsed = listEventsQuerySchema.safeParse(rawQuery);
+  if (!parsed.success) throw validationError(parsed.error);
+  const q = parsed.data;
+  const filters = storeFilters(q);
+  const key = await deps.cursorKey();
+  const after = q.cursor ? openCursor(key, principal.workspaceId, filters, q.cursor) : undefined;
+  const beforeKey = [after, q.until].filter((k): k is string => k !== undefined).sort()[0];
+  const page = await deps.events.query({
+    workspaceId: principal.workspaceId,
+    actorId: q.actor,
+    nodeId: q.node,
+    types: q.type ? (q.type.endsWith(".*") ? typesInCategory(q.type.slice(0, -2)) : [q.type]) : undefined,
+    outcome: q.outcome,
+    sourceIp: q.sourceIp,
+    fromKey: q.since,
+    beforeKey,
+    limit: q.limit,
+    nowEpochSeconds: Math.floor(deps.clock.now().getTime() / 1000),
+  });
+  await recordQueried(deps, principal, client, "list", filters, {
+    limit: q.limit,
+    returned: page.events.length,
+    page: after ? "next" : "first",
+  });
+  return {
+    events: page.events,
+    nextCursor: page.nextKey ? sealCursor(key, principal.workspaceId, filters, page.nextKey) : null,
+  };
+}
+
+/**
+ * One event by id, from the caller's workspace only. An id that exists only in other workspaces
+ * answers 404 like any unknown id, and each owning workspace gets an `access.denied` event naming
+ * the key that reached for it.
+ */
+export async function getEvent(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  id: string,
+): Promise<StoredEvent> {
+  const notFound = new NotFoundError(`no event ${id} in this workspace`);
+  if (!eventIdSchema.safeParse(id).success) throw notFound;
+  const found = await deps.events.findById(
+    principal.workspaceId,
+    id,
+    Math.floor(deps.clock.now().getTime() / 1000),
+  );
+  if (!found?.event) {
+    const owners = (await deps.events.findOwners(id)).filter((ws) => ws !== principal.workspaceId);
+    for (const owner of owners) {
+      await recordDenied(deps, owner, principal, client, "cross_workspace", {
+        resource: { type: "event", id },
+      });
+    }
+    throw notFound;
+  }
+  await recordQueried(deps, principal, client, "get", { id });
+  return found.event;
+}

@@ -1,0 +1,133 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { newDocumentClient } from "../functions/shared/adapters/clients.js";
+import { DynamoControlStore } from "../functions/shared/adapters/dynamodb-control-store.js";
+import { DynamoEventStore } from "../functions/shared/adapters/dynamodb-event-store.js";
+import { hashToken, newToken } from "../functions/shared/core/api-keys.js";
+import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS } from "../functions/shared/schemas/admin.js";
+import { CONTROL_TABLE_BASENAME, EVENTS_TABLE_BASENAME, OPERATOR_LOG } from "../functions/shared/table.js";
+import { ROOT } from "./lib/moto.js";
+
+const USAGE = `npm run admin -- <command> [options]
+
+Commands:
+  create-workspace <id> --plan per-node|enterprise   create a workspace and print its first admin key
+  list-workspaces                                    list workspaces with plan and retention
+  security-log [--limit N]                           failed authentications no workspace could be named for
+
+Target (default: the local runtime started by \`npm start\`, read from .local/credentials.json):
+  --stage <dev|staging|prod>   a deployed stage: tables audit-*-<stage>, AWS credentials and region
+                               from the environment (AWS_PROFILE, AWS_REGION, …)`;
+
+/** Workspace ids: lowercase, digits and dashes. `_operator` can never be one. */
+const WORKSPACE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    plan: { type: "string" },
+    stage: { type: "string" },
+    limit: { type: "string", default: "50" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+function target() {
+  if (values.stage) {
+    return {
+      endpoint: undefined,
+      eventsTable: `${EVENTS_TABLE_BASENAME}-${values.stage}`,
+      controlTable: `${CONTROL_TABLE_BASENAME}-${values.stage}`,
+    };
+  }
+  const file = join(ROOT, ".local/credentials.json");
+  if (!existsSync(file))
+    throw new Error("no .local/credentials.json: start the local runtime (`npm start`) or pass --stage");
+  const local = (
+    JSON.parse(readFileSync(file, "utf8")) as {
+      local?: { endpoint: string; eventsTable: string; controlTable: string };
+    }
+  ).local;
+  if (!local) throw new Error(".local/credentials.json has no `local` section; restart `npm start`");
+  Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  });
+  return local;
+}
+
+async function main(): Promise<void> {
+  const [command, arg] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const t = target();
+  const client = newDocumentClient(t.endpoint);
+  const control = new DynamoControlStore(client, t.controlTable);
+  const now = new Date().toISOString();
+
+  switch (command) {
+    case "create-workspace": {
+      if (!arg || !WORKSPACE_ID.test(arg))
+        throw new Error("workspace id: 1–63 of a–z 0–9 and -, starting with a letter or digit");
+      const plan = values.plan;
+      if (plan !== "per-node" && plan !== "enterprise")
+        throw new Error("--plan per-node|enterprise is required");
+      const retentionDays = plan === "enterprise" ? ENTERPRISE_RETENTION.default : PER_NODE_RETENTION_DAYS;
+      if (!(await control.putWorkspace({ workspaceId: arg, plan, retentionDays, createdAt: now }))) {
+        throw new Error(`workspace ${arg} already exists`);
+      }
+      const { keyId, token } = newToken();
+      await control.putApiKey({
+        keyId,
+        workspaceId: arg,
+        secretHash: hashToken(token),
+        scopes: ["admin"],
+        name: "first admin key",
+        createdAt: now,
+      });
+      console.log(`workspace ${arg} (${plan}, retention ${retentionDays} days)`);
+      console.log(`admin key (shown once; create others with POST /v1/keys): ${token}`);
+      return;
+    }
+    case "list-workspaces": {
+      const rows = await control.listWorkspaces();
+      console.table(
+        rows.map((w) => ({
+          id: w.workspaceId,
+          plan: w.plan,
+          retentionDays: w.retentionDays,
+          createdAt: w.createdAt,
+        })),
+      );
+      return;
+    }
+    case "security-log": {
+      const events = new DynamoEventStore({ client, tableName: t.eventsTable });
+      const page = await events.query({
+        workspaceId: OPERATOR_LOG,
+        limit: Number(values.limit),
+        nowEpochSeconds: Math.floor(Date.now() / 1000),
+      });
+      for (const e of page.events) {
+        const c = e.context as { reason?: string; count?: number; method?: string; path?: string };
+        console.log(
+          `${e.recordedAt}  ${e.sourceIp ?? "-"}  ${c.count ?? 1}× ${c.reason ?? ""}  ${c.method ?? ""} ${c.path ?? ""}`,
+        );
+      }
+      if (page.events.length === 0) console.log("no failed authentications in the operator log");
+      return;
+    }
+    default:
+      throw new Error(`unknown command ${command}\n\n${USAGE}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`admin: ${(err as Error).message}`);
+  process.exit(1);
+});

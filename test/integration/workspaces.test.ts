@@ -1,0 +1,296 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHandler as makeFlush } from "../../functions/flush-access-failures/handler.js";
+import { FAILURE_THRESHOLD, OPERATOR_LOG } from "../../functions/shared/core/access.js";
+import { call, callFrom, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+
+type Ev = Record<string, unknown> & {
+  type: string;
+  actor: { type: string; id: string };
+  sourceIp?: string;
+  context: Record<string, unknown>;
+};
+const nodeAdded = (id: string) => ({ id, type: "node.added", actor: { type: "user", id: "alice" } });
+const HOUR = 3_600_000;
+
+describe("API key lifecycle", () => {
+  let api: TestApi;
+  let ws: TestWorkspace;
+
+  beforeAll(async () => {
+    api = await startApi();
+    ws = await workspace("keys");
+  });
+  afterAll(() => api.close());
+
+  it("creates, rotates with a grace period, and revokes a key, each step in the log", async () => {
+    // Create: the token is shown once and works.
+    const created = await callFrom<{ keyId: string; token: string; scopes: string[] }>(
+      "127.0.0.2",
+      api,
+      "POST",
+      "/v1/keys",
+      {
+        key: ws.keys.admin,
+        body: { name: "ingest", scopes: ["events:write"] },
+      },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.token).toMatch(new RegExp(`^alk_${created.body.keyId}_`));
+    expect(
+      (await call(api, "POST", "/v1/events", { key: created.body.token, body: nodeAdded("k1") })).status,
+    ).toBe(201);
+
+    // List: metadata only.
+    const listed = await call<{ keys: Record<string, unknown>[] }>(api, "GET", "/v1/keys", {
+      key: ws.keys.admin,
+    });
+    const meta = listed.body.keys.find((k) => k.keyId === created.body.keyId);
+    expect(meta).toEqual({
+      keyId: created.body.keyId,
+      name: "ingest",
+      scopes: ["events:write"],
+      createdAt: "2026-03-09T18:00:00.000Z",
+    });
+    expect(JSON.stringify(listed.body)).not.toMatch(/secretHash|alk_/);
+
+    // Rotate: the old secret works for 24 h, then not; the new one works.
+    const rotated = await callFrom<{ token: string; previousValidUntil: string }>(
+      "127.0.0.2",
+      api,
+      "POST",
+      `/v1/keys/${created.body.keyId}/rotate`,
+      {
+        key: ws.keys.admin,
+      },
+    );
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.previousValidUntil).toBe("2026-03-10T18:00:00.000Z");
+    api.clock.advance(24 * HOUR - 1_000);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: created.body.token, body: nodeAdded("k2") })).status,
+    ).toBe(201);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: rotated.body.token, body: nodeAdded("k3") })).status,
+    ).toBe(201);
+    api.clock.advance(1_000);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: created.body.token, body: nodeAdded("k4") })).status,
+    ).toBe(401);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: rotated.body.token, body: nodeAdded("k5") })).status,
+    ).toBe(201);
+
+    // Revoke: refused from the next request on.
+    const revoked = await callFrom<{ revokedAt: string }>(
+      "127.0.0.2",
+      api,
+      "DELETE",
+      `/v1/keys/${created.body.keyId}`,
+      { key: ws.keys.admin },
+    );
+    expect(revoked.status).toBe(200);
+    expect(
+      (await call(api, "POST", "/v1/events", { key: rotated.body.token, body: nodeAdded("k6") })).status,
+    ).toBe(401);
+    expect((await call(api, "DELETE", `/v1/keys/${created.body.keyId}`, { key: ws.keys.admin })).status).toBe(
+      409,
+    );
+
+    // Assess: the three actions, with the acting key and the caller's IP.
+    const log = (await listAll(api, ws.keys.reader, "type=apikey.*")) as Ev[];
+    expect(log.map((e) => e.type)).toEqual(["apikey.revoked", "apikey.rotated", "apikey.created"]);
+    const adminKeyId = ws.keys.admin.slice(4, 20);
+    for (const e of log) {
+      expect(e.actor).toEqual({ type: "api_key", id: adminKeyId });
+      expect(e.sourceIp).toBe("127.0.0.2");
+      expect(e.context.keyId).toBe(created.body.keyId);
+      expect(e).toMatchObject({ userAgent: "harness/1.0" });
+    }
+  });
+
+  it("refuses an admin route to a reader key with 403, and logs the denial", async () => {
+    const res = await call(api, "POST", "/v1/keys", {
+      key: ws.keys.reader,
+      body: { name: "x", scopes: ["admin"] },
+    });
+    expect(res.status).toBe(403);
+    const denied = (await listAll(api, ws.keys.reader, "type=access.denied")) as Ev[];
+    expect(denied[0]).toMatchObject({
+      actor: { type: "api_key", id: ws.keys.reader.slice(4, 20) },
+      outcome: "failure",
+      context: { reason: "missing_scope", method: "POST", path: "/v1/keys", requiredScope: "admin" },
+    });
+  });
+});
+
+describe("cross-workspace attempts", () => {
+  it("answers 404 to other, and shows demo the attempt with other's key id and IP", async () => {
+    const api = await startApi();
+    try {
+      const demo = await workspace("xdemo");
+      const other = await workspace("xother");
+      expect(
+        (await call(api, "POST", "/v1/events", { key: demo.keys.writer, body: nodeAdded("demo-secret") }))
+          .status,
+      ).toBe(201);
+
+      const res = await callFrom("127.0.0.7", api, "GET", "/v1/events/demo-secret", {
+        key: other.keys.reader,
+      });
+
+      expect(res.status).toBe(404);
+      const seen = (await listAll(api, demo.keys.reader, "type=access.denied")) as Ev[];
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({
+        actor: { type: "api_key", id: other.keys.reader.slice(4, 20) },
+        sourceIp: "127.0.0.7",
+        context: {
+          reason: "cross_workspace",
+          method: "GET",
+          path: "/v1/events/demo-secret",
+          resource: { type: "event", id: "demo-secret" },
+        },
+      });
+      expect(await listAll(api, other.keys.reader, "type=access.denied")).toEqual([]);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("failed authentication", () => {
+  let api: TestApi;
+  let demo: TestWorkspace;
+
+  beforeAll(async () => {
+    api = await startApi({ now: "2026-03-09T18:00:05.000Z" });
+    demo = await workspace("flood");
+  });
+  afterAll(() => api.close());
+
+  it("turns 500 bad keys from one IP into a handful of counted events, 429s past the threshold, while another IP works", async () => {
+    const knownId = demo.keys.reader.slice(4, 20);
+    const statuses: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const key =
+        i % 5 === 0
+          ? `alk_${knownId}_${"W".repeat(43)}`
+          : i % 5 === 1
+            ? undefined
+            : `alk_${i.toString(16).padStart(16, "0")}_${"X".repeat(43)}`;
+      const res = await callFrom<{ status: number }>("127.0.0.3", api, "GET", "/v1/events", { key });
+      statuses.push(res.status);
+      if (i === 250) {
+        const fine = await callFrom("127.0.0.4", api, "GET", "/v1/events?type=node.added", {
+          key: demo.keys.reader,
+        });
+        expect(fine.status).toBe(200);
+      }
+    }
+    expect(statuses.filter((s) => s === 401).length).toBe(2 * FAILURE_THRESHOLD);
+    expect(statuses.filter((s) => s === 429).length).toBe(500 - 2 * FAILURE_THRESHOLD);
+    const limited = await callFrom("127.0.0.3", api, "GET", "/v1/events", { key: undefined });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+
+    // The window ends; the flush job writes one event per (target, IP, window).
+    api.clock.advance(60_000);
+    // (Other test files may leave windows of their own; the flush takes every ended one.)
+    expect((await makeFlush(api.deps)()).flushed).toBeGreaterThanOrEqual(2);
+    await makeFlush(api.deps)(); // a second run must not write anything twice
+
+    const inDemo = (await listAll(api, demo.keys.reader, "type=access.denied")) as Ev[];
+    const operator = await api.deps.events.query({
+      workspaceId: OPERATOR_LOG,
+      limit: 100,
+      nowEpochSeconds: api.clock.now().getTime() / 1000,
+    });
+    const mine = [...inDemo, ...(operator.events as Ev[])].filter((e) => e.sourceIp === "127.0.0.3");
+    expect(mine.length).toBeLessThanOrEqual(3);
+    expect(mine.reduce((sum, e) => sum + Number(e.context.count), 0)).toBe(501);
+    expect(inDemo[0]).toMatchObject({
+      outcome: "failure",
+      userAgent: "harness/1.0",
+      context: { reason: "wrong_secret", count: 100, method: "GET", path: "/v1/events" },
+    });
+  });
+});
+
+describe("plans and retention", () => {
+  let api: TestApi;
+
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  afterAll(() => api.close());
+
+  it("keeps per-node at 90 days", async () => {
+    const ws = await workspace("pernode");
+    const res = await call<{ errors: { path: string }[] }>(api, "PUT", "/v1/settings", {
+      key: ws.keys.admin,
+      body: { retentionDays: 200 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]?.path).toBe("/retentionDays");
+    const settings = await call(api, "GET", "/v1/settings", { key: ws.keys.admin });
+    expect(settings.body).toMatchObject({
+      plan: "per-node",
+      retentionDays: 90,
+      retentionDaysAllowed: { min: 90, max: 90 },
+    });
+  });
+
+  it("lets enterprise choose 30–365 and logs the change with from/to; new events take the new retention", async () => {
+    const ws = await workspace("ent", { plan: "enterprise" });
+    expect(
+      (await call(api, "PUT", "/v1/settings", { key: ws.keys.admin, body: { retentionDays: 366 } })).status,
+    ).toBe(400);
+    const res = await callFrom("127.0.0.5", api, "PUT", "/v1/settings", {
+      key: ws.keys.admin,
+      body: { retentionDays: 200 },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ plan: "enterprise", retentionDays: 200 });
+
+    const changes = (await listAll(api, ws.keys.reader, "type=audit.settings_changed")) as Ev[];
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({
+      sourceIp: "127.0.0.5",
+      actor: { type: "api_key" },
+      context: { field: "retentionDays", from: 365, to: 200 },
+    });
+
+    expect(
+      (await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("after-change") }))
+        .status,
+    ).toBe(201);
+    api.clock.advance(200 * 24 * HOUR - 1_000);
+    expect((await call(api, "GET", "/v1/events/after-change", { key: ws.keys.reader })).status).toBe(200);
+    api.clock.advance(1_000);
+    expect((await call(api, "GET", "/v1/events/after-change", { key: ws.keys.reader })).status).toBe(404);
+  });
+});
+
+describe("reads of the log are themselves logged", () => {
+  it("leaves exactly one audit.queried event per list or get, carrying its filters", async () => {
+    const api = await startApi();
+    try {
+      const ws = await workspace("queried");
+      await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("q1") });
+
+      await callFrom("127.0.0.6", api, "GET", "/v1/events?type=node.*&actor=alice&limit=5", {
+        key: ws.keys.reader,
+      });
+      await callFrom("127.0.0.6", api, "GET", "/v1/events/q1", { key: ws.keys.reader });
+
+      const queried = (await listAll(api, ws.keys.reader, "type=audit.queried&sourceIp=127.0.0.6")) as Ev[];
+      expect(queried.map((e) => e.context)).toEqual([
+        { route: "get", filters: { id: "q1" } },
+        { route: "list", filters: { type: "node.*", actor: "alice" }, limit: 5, returned: 1, page: "first" },
+      ]);
+      expect(queried.every((e) => e.actor.id === ws.keys.reader.slice(4, 20))).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
+});
