@@ -41,7 +41,7 @@ function target() {
       controlTable: `${CONTROL_TABLE_BASENAME}-${values.stage}`,
     };
   }
-  const file = join(ROOT, ".local/credentials.json");
+  const file = join(ROOT, process.env.CREDENTIALS_FILE ?? ".local/credentials.json");
   if (!existsSync(file))
     throw new Error("no .local/credentials.json: start the local runtime (`npm start`) or pass --stage");
   const local = (

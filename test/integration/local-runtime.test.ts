@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { call } from "./harness.js";
 
 interface Credentials {
   baseUrl: string;
-  workspaces: { id: string; keys: { writer: string; reader: string } }[];
+  workspaces: { id: string; keys: { writer: string; reader: string; admin: string } }[];
 }
 
 /** End to end: `npm start`'s own script, its moto, its bootstrap and sample data, over HTTP. */
@@ -47,11 +47,12 @@ describe("the local runtime (npm start)", () => {
     if (child.exitCode === null) child.kill("SIGKILL");
   });
 
-  it("writes credentials for demo and other, with writer and reader keys", () => {
+  it("writes credentials for demo and other, with writer, reader and admin keys", () => {
     expect(creds.workspaces.map((w) => w.id)).toEqual(["demo", "other"]);
     for (const ws of creds.workspaces) {
       expect(ws.keys.writer).toMatch(/^alk_[0-9a-f]{16}_/);
       expect(ws.keys.reader).toMatch(/^alk_[0-9a-f]{16}_/);
+      expect(ws.keys.admin).toMatch(/^alk_[0-9a-f]{16}_/);
     }
   });
 
@@ -96,6 +97,26 @@ describe("the local runtime (npm start)", () => {
       key: demo.keys.reader,
     });
     expect(got.body.sourceIp).toBe("2001:db8::1");
+  });
+
+  it("lets an operator create a workspace with the CLI, whose admin key then works", async () => {
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, ["--import", "tsx", "scripts/admin.ts", ...args], {
+        cwd: ROOT,
+        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
+      }).toString();
+    const created = cli("create-workspace", "acme-e2e", "--plan", "enterprise");
+    const token = /admin key[^:]*: (alk_\S+)/.exec(created)?.[1];
+    expect(token).toMatch(/^alk_[0-9a-f]{16}_/);
+    const settings = await call(creds, "GET", "/v1/settings", { key: token });
+    expect(settings.body).toEqual({
+      workspaceId: "acme-e2e",
+      plan: "enterprise",
+      retentionDays: 365,
+      retentionDaysAllowed: { min: 30, max: 365 },
+    });
+    expect(cli("list-workspaces")).toMatch(/acme-e2e.*enterprise.*365/);
+    expect(() => cli("create-workspace", "acme-e2e", "--plan", "enterprise")).toThrow(/already exists/);
   });
 
   it("stops with its moto child on SIGINT, leaving no orphan", async () => {
