@@ -31,6 +31,8 @@ export default defineConfig({
         test: {
           name: "infra",
           include: ["test/infra/**/*.test.ts"],
+          // Files share one worker's module cache, so each stage is synthesized once, not per file.
+          isolate: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

@@ -1,0 +1,91 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct } from "constructs";
+
+export interface AlarmsProps {
+  /**
+   * Subscribed to the topic by email (the recipient must confirm the subscription).
+   * @default - no subscription; subscribe a pager or chat integration to the topic yourself
+   */
+  readonly email?: string;
+  /**
+   * Evaluation period of every alarm.
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+  /**
+   * What happens to the topic's KMS key when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly keyRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * An encrypted SNS topic and the alarms that publish to it. Every alarm here fires on the first
+ * occurrence: in an audit log, one failed write or one missed export is already an incident.
+ */
+export class Alarms extends Construct {
+  readonly topic: sns.Topic;
+  /** Customer-managed key of the topic; its policy lets CloudWatch publish. */
+  readonly topicKey: kms.Key;
+  private readonly action: actions.SnsAction;
+  private readonly period: Duration;
+
+  constructor(scope: Construct, id: string, props: AlarmsProps = {}) {
+    super(scope, id);
+    this.period = props.period ?? Duration.minutes(5);
+
+    this.topicKey = new kms.Key(this, "TopicKey", {
+      description: "Encrypts the audit log alarm topic",
+      enableKeyRotation: true,
+      removalPolicy: props.keyRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // CloudWatch publishes to an encrypted topic only if the key lets it generate and use data keys.
+    this.topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
+      }),
+    );
+    this.topic = new sns.Topic(this, "Topic", {
+      displayName: "Audit log alarms",
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    if (props.email) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
+    }
+    this.action = new actions.SnsAction(this.topic);
+  }
+
+  /** Errors and throttles of one function. */
+  watchFunction(id: string, fn: lambda.IFunction): void {
+    this.atLeastOnce(`${id}Errors`, fn.metricErrors({ period: this.period }), `${id}: invocation errors`);
+    this.atLeastOnce(`${id}Throttles`, fn.metricThrottles({ period: this.period }), `${id}: throttled`);
+  }
+
+  /**
+   * Alarms when `metric` reaches 1 within one period (a Sum of errors, or the Maximum of a queue
+   * depth). Missing data means nothing happened, so it does not alarm.
+   */
+  atLeastOnce(id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmDescription: description,
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    return alarm;
+  }
+}

@@ -1,0 +1,296 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import { Construct } from "constructs";
+import type { Config } from "../functions/shared/config.js";
+import { ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
+import { ControlIndex } from "../functions/shared/table.js";
+import { Alarms } from "./alarms.js";
+import { ExportArchive } from "./export-archive.js";
+import { AuditHttpApi } from "./http-api.js";
+import { ScheduledJob } from "./scheduled-job.js";
+import { ServiceFunction } from "./service-function.js";
+import type { StageConfig } from "./stages.js";
+import { AuditTables, type ControlAccess } from "./tables.js";
+
+/** The repository root: where package-lock.json lives and esbuild runs. */
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** What one handler may touch, how it is sized, and (for jobs) when it runs. Nothing else is granted. */
+export interface HandlerSpec {
+  readonly description: string;
+  /**
+   * May append events (conditional PutItem, and GetItem to check a replayed id). Every handler of an
+   * authenticated route gets this anyway: see {@link isAuthenticated}.
+   */
+  readonly appendEvents?: boolean;
+  /** May Query the events table and its GSIs, and GetItem on it. */
+  readonly queryEvents?: boolean;
+  /** Control table access beyond GetItem; see {@link ControlAccess}. */
+  readonly control?: ControlAccess;
+  /** May read the HMAC key that seals paging cursors. */
+  readonly cursorSecret?: boolean;
+  /** May write exports (with retention) to the Object Lock bucket; gets `EXPORT_BUCKET`. */
+  readonly exportBucket?: boolean;
+  /**
+   * Required for every handler in `SCHEDULES` (functions/shared/routes.ts, which also says when it
+   * runs, for EventBridge and the local runtime alike): how stale an undelivered run may become.
+   */
+  readonly schedule?: { readonly maxEventAge: Duration };
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+}
+
+/**
+ * The permission table, reviewed in one place. Every handler named by `ROUTES` or
+ * `SCHEDULED_HANDLERS` must have an entry, and every entry must be used: synth fails otherwise, so a
+ * new route cannot ship with a grant nobody looked at.
+ */
+export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
+  health: { description: "GET /v1/health" },
+  openapi: { description: "GET /v1/openapi.json" },
+  "post-events": { description: "POST /v1/events: append events", appendEvents: true },
+  "list-events": { description: "GET /v1/events: query events", queryEvents: true, cursorSecret: true },
+  "get-event": { description: "GET /v1/events/{id}", queryEvents: true },
+  "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
+  "list-keys": { description: "GET /v1/keys", control: { queryIndexes: [ControlIndex.keysByWorkspace] } },
+  "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
+  "revoke-key": { description: "DELETE /v1/keys/{keyId}", control: { update: ["apiKey"] } },
+  "get-settings": { description: "GET /v1/settings" },
+  "put-settings": { description: "PUT /v1/settings", control: { update: ["workspace"] } },
+  "nightly-export": {
+    description: "Nightly compliance export to the Object Lock bucket",
+    queryEvents: true,
+    control: { scan: true },
+    exportBucket: true,
+    schedule: { maxEventAge: Duration.hours(6) },
+    memorySize: 1024,
+    // Lambda's ceiling. The job works per workspace-day and skips what an earlier run already wrote.
+    timeout: Duration.minutes(15),
+  },
+  "flush-access-failures": {
+    description: "Writes one access.denied event per ended window of failed authentications",
+    appendEvents: true,
+    control: { queryIndexes: [ControlIndex.pendingFailures], update: ["failureCounter"] },
+    // A window is one minute; a run that is late by more than a few minutes is superseded by the next.
+    schedule: { maxEventAge: Duration.minutes(10) },
+    timeout: Duration.seconds(50),
+  },
+};
+
+export interface AuditLogStackProps extends StackProps {
+  /** The stage's row of `lib/stages.ts`. */
+  readonly config: StageConfig;
+}
+
+/**
+ * One environment of the audit log: tables, functions, HTTP API, export bucket, nightly schedule and
+ * alarms. Every data resource follows `config.removalPolicy` (RETAIN in prod).
+ */
+export class AuditLogStack extends Stack {
+  readonly tables: AuditTables;
+  readonly archive: ExportArchive;
+  readonly http: AuditHttpApi;
+  readonly functions: ReadonlyMap<string, ServiceFunction>;
+  /** The HMAC key that seals paging cursors: 64 random characters, generated by Secrets Manager. */
+  readonly cursorSecret: secretsmanager.Secret;
+  /** Scheduled handler → its rule and dead-letter queue. */
+  readonly jobs: ReadonlyMap<string, ScheduledJob>;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: AuditLogStackProps) {
+    const { config, ...stackProps } = props;
+    super(scope, id, {
+      description: `Immutable audit log (${config.name})`,
+      terminationProtection: config.terminationProtection,
+      ...stackProps,
+    });
+    Tags.of(this).add("service", "audit-log");
+    Tags.of(this).add("stage", config.name);
+
+    this.tables = new AuditTables(this, "Tables", {
+      stage: config.name,
+      removalPolicy: config.removalPolicy,
+      deletionProtection: config.tableDeletionProtection,
+    });
+
+    this.archive = new ExportArchive(this, "Exports", {
+      objectLockDays: config.objectLockDays,
+      exportExpirationDays: config.exportExpirationDays,
+      accessLogExpirationDays: config.s3AccessLogExpirationDays,
+      removalPolicy: config.removalPolicy,
+    });
+
+    const cursorSecret = new secretsmanager.Secret(this, "CursorSecret", {
+      description: `HMAC key that seals the audit log's paging cursors (${config.name})`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy: config.removalPolicy,
+    });
+    this.cursorSecret = cursorSecret;
+    Validations.of(cursorSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "Rotating the cursor key invalidates every outstanding paging cursor; rotation needs the " +
+        "runtime to accept the previous version for one cursor lifetime, which is not built yet.",
+    });
+
+    // Names are checked against the runtime's config schema: a rename there fails this file's build.
+    const sharedEnv = {
+      EVENTS_TABLE: this.tables.events.tableName,
+      CONTROL_TABLE: this.tables.control.tableName,
+      // Set everywhere so that loadConfig() passes in every function; only the functions whose spec
+      // says `cursorSecret` may actually read the secret.
+      CURSOR_SECRET_ID: cursorSecret.secretArn,
+      DEFAULT_RETENTION_DAYS: String(config.defaultRetentionDays),
+    } satisfies Partial<Record<keyof Config, string>>;
+    const exportEnv = {
+      EXPORT_BUCKET: this.archive.bucket.bucketName,
+    } satisfies Partial<Record<keyof Config, string>>;
+
+    const functionsScope = new Construct(this, "Functions");
+    const functions = new Map<string, ServiceFunction>();
+    for (const handler of handlerNames()) {
+      const spec = HANDLERS[handler];
+      if (spec === undefined) {
+        throw new Error(`handler "${handler}" has no entry in HANDLERS (lib/audit-log-stack.ts)`);
+      }
+      const sf = new ServiceFunction(functionsScope, constructId(handler), {
+        entry: join(REPO_ROOT, "functions", handler, "handler.ts"),
+        projectRoot: REPO_ROOT,
+        description: `Audit log (${config.name}): ${spec.description}`,
+        environment: spec.exportBucket ? { ...sharedEnv, ...exportEnv } : sharedEnv,
+        memorySize: spec.memorySize,
+        timeout: spec.timeout,
+        logRetention: config.functionLogRetention,
+        logRemovalPolicy: config.removalPolicy,
+        tracing: config.tracing,
+        logLevel: config.logLevel,
+      });
+      const authenticated = isAuthenticated(handler);
+      const appends = authenticated || spec.appendEvents === true;
+      if (appends) this.tables.grantEventAppend(sf.role);
+      if (spec.queryEvents) this.tables.grantEventQuery(sf.role);
+      // Appending reads the workspace (its retention); authenticating reads the key and counts failures.
+      if (appends || spec.control) {
+        this.tables.grantControl(sf.role, {
+          ...spec.control,
+          update: [...(spec.control?.update ?? []), ...(authenticated ? (["failureCounter"] as const) : [])],
+        });
+      }
+      if (spec.cursorSecret) cursorSecret.grantRead(sf.role);
+      if (spec.exportBucket) this.archive.grantExportWrite(sf.role);
+      functions.set(handler, sf);
+    }
+    const unused = Object.keys(HANDLERS).filter((name) => !functions.has(name));
+    if (unused.length > 0) {
+      throw new Error(`HANDLERS lists handlers that no route or schedule uses: ${unused.join(", ")}`);
+    }
+    this.functions = functions;
+    const fn = (handler: string): lambda.IFunction => {
+      const sf = functions.get(handler);
+      if (sf === undefined) throw new Error(`no function for handler "${handler}"`);
+      return sf.function;
+    };
+
+    this.http = new AuditHttpApi(this, "Http", {
+      apiName: `audit-log-${config.name}`,
+      routes: ROUTES,
+      functions: new Map([...functions].map(([name, sf]) => [name, sf.function])),
+      throttle: config.throttle,
+      corsAllowOrigins: config.corsAllowOrigins,
+      accessLogRetention: config.apiAccessLogRetention,
+      accessLogRemovalPolicy: config.removalPolicy,
+    });
+
+    const scheduledScope = new Construct(this, "Schedules");
+    const jobs = new Map<string, ScheduledJob>();
+    for (const { handler, schedule: when } of SCHEDULES) {
+      const schedule = HANDLERS[handler]?.schedule;
+      if (schedule === undefined)
+        throw new Error(`scheduled handler "${handler}" has no schedule in HANDLERS`);
+      jobs.set(
+        handler,
+        new ScheduledJob(scheduledScope, constructId(handler), {
+          handler: fn(handler),
+          // EventBridge cron is always UTC, as SCHEDULES states.
+          schedule:
+            "cron" in when
+              ? events.Schedule.cron(when.cron)
+              : events.Schedule.rate(Duration.minutes(when.everyMinutes)),
+          maxEventAge: schedule.maxEventAge,
+          description: `Audit log (${config.name}): ${HANDLERS[handler]?.description}`,
+        }),
+      );
+    }
+    this.jobs = jobs;
+
+    const alarms = new Alarms(this, "Alarms", {
+      email: config.alarmEmail,
+      keyRemovalPolicy: config.removalPolicy,
+    });
+    this.alarms = alarms;
+    for (const [handler, sf] of functions) alarms.watchFunction(constructId(handler), sf.function);
+    alarms.atLeastOnce(
+      "Api5xx",
+      this.http.stage.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
+      "HTTP API answered 5xx: an event may not have been stored",
+    );
+    alarms.atLeastOnce(
+      "EventsTableThrottles",
+      this.tables.events.metricThrottledRequestsForOperations({
+        operations: [
+          dynamodb.Operation.PUT_ITEM,
+          dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+          dynamodb.Operation.GET_ITEM,
+          dynamodb.Operation.QUERY,
+        ],
+        period: Duration.minutes(5),
+      }),
+      "DynamoDB throttled requests on the events table (hot partition or GSI back-pressure)",
+    );
+    for (const [handler, job] of jobs) {
+      alarms.atLeastOnce(
+        `${constructId(handler)}DeadLetters`,
+        job.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: "Maximum",
+        }),
+        `A scheduled ${handler} invocation could not be delivered: replay it from the dead-letter queue`,
+      );
+    }
+
+    new CfnOutput(this, "ApiUrl", { value: this.http.url, description: "Base URL of the HTTP API" });
+    new CfnOutput(this, "EventsTableName", { value: this.tables.events.tableName });
+    new CfnOutput(this, "ControlTableName", { value: this.tables.control.tableName });
+    new CfnOutput(this, "ExportBucketName", { value: this.archive.bucket.bucketName });
+    new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
+  }
+}
+
+/** Every handler folder that gets a function: each distinct route handler, then the scheduled jobs. */
+export function handlerNames(): string[] {
+  return [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])];
+}
+
+/**
+ * Whether a handler serves a route that needs an API key. Such a handler looks the key up in the
+ * control table, counts failed attempts there (401, then 429), and records every read and every
+ * denied request as an event in the log, so it needs those three grants whatever else it does.
+ */
+export function isAuthenticated(handler: string): boolean {
+  return ROUTES.some((route) => route.handler === handler && route.scope !== null);
+}
+
+/** `post-events` → `PostEvents`. */
+function constructId(handler: string): string {
+  return handler
+    .split(/[^a-zA-Z0-9]+/)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join("");
+}

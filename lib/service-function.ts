@@ -1,0 +1,140 @@
+import { join } from "node:path";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+
+/**
+ * Prepended to every ESM bundle. Some bundled CommonJS dependencies call `require()` for Node
+ * built-ins, which does not exist in an ES module; esbuild's shim falls back to this one. The
+ * import is aliased so that it cannot collide with a `createRequire` binding inside the bundle.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __auditLogCreateRequire } from 'node:module'; const require = __auditLogCreateRequire(import.meta.url);";
+
+export interface ServiceFunctionProps {
+  /** Absolute path of the handler module; it must export `handler`. */
+  readonly entry: string;
+  /** Shown in the Lambda console: what the function serves. */
+  readonly description: string;
+  /**
+   * The repository root: esbuild runs there and the entry must sit inside it.
+   */
+  readonly projectRoot: string;
+  /**
+   * Variables on top of the shared ones (`POWERTOOLS_*`, `NODE_OPTIONS`). Names must match
+   * `functions/shared/config.ts`.
+   * @default - only the shared variables
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * 512 MB buys faster cold starts and hashing than the 128 MB minimum at a small cost.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * API handlers answer well inside API Gateway's 30 s integration limit.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * X-Ray active tracing.
+   * @default true
+   */
+  readonly tracing?: boolean;
+  /** @default "INFO" */
+  readonly logLevel?: string;
+}
+
+/**
+ * One Lambda function with the service's shared defaults, so that every handler is built, logged
+ * and permissioned the same way:
+ * - nodejs22.x on ARM64 (Graviton: cheaper per GB-second, same JavaScript);
+ * - esbuild ESM bundle, minified, with source maps, and with the AWS SDK inside the bundle (the
+ *   version we test against is the version that runs, not whatever the runtime ships);
+ * - its own log group with a retention period, instead of an unbounded `/aws/lambda/...` group;
+ * - its own role with no managed policies: it may write to its log group and, if tracing is on,
+ *   to X-Ray. Every data permission is added explicitly by the stack.
+ */
+export class ServiceFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    super(scope, id);
+    const tracing = props.tracing ?? true;
+
+    this.logGroup = new logs.LogGroup(this, "LogGroup", {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // A role of our own instead of the default one, which would carry the AWSLambdaBasicExecutionRole
+    // managed policy (logs:CreateLogGroup and PutLogEvents on every log group in the account).
+    this.role = new iam.Role(this, "Role", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `${props.description} (Lambda execution role)`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, "Function", {
+      entry: props.entry,
+      handler: "handler",
+      projectRoot: props.projectRoot,
+      depsLockFilePath: join(props.projectRoot, "package-lock.json"),
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: "audit-log",
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? "INFO",
+        // Stack traces point into the TypeScript sources instead of the minified bundle.
+        NODE_OPTIONS: "--enable-source-maps",
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        // Prefer the ES module builds of dependencies: smaller bundles, better tree shaking.
+        mainFields: ["module", "main"],
+        minify: true,
+        sourceMap: true,
+        // Keeps the .map small; stack traces still resolve to file and line.
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        externalModules: [],
+        banner: ESM_REQUIRE_BANNER,
+      },
+    });
+
+    // The role is acknowledged rather than the whole function, so each finding stays on one resource.
+    if (tracing) {
+      Validations.of(this.role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource '*': X-Ray offers no " +
+          "resource-level permissions for them. test/infra/iam.test.ts fails if any other action does.",
+      });
+    }
+    Validations.of(this.function).acknowledge({
+      id: "AwsSolutions-L1",
+      reason:
+        "Pinned to nodejs22.x on purpose (DESIGN.md: code must run on Node 20 locally and nodejs22.x " +
+        "on Lambda). Moving to a newer runtime is a tested change, not an automatic one.",
+    });
+  }
+}

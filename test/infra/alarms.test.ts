@@ -1,0 +1,64 @@
+import type { IConstruct } from "constructs";
+import { describe, expect, it } from "vitest";
+import { ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
+
+const expectedHandlers = [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])];
+
+describe("alarms (prod)", () => {
+  const s = synthCached("prod");
+  const alarms = Object.values(s.template.findResources("AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+  const topic = { Ref: logicalIdOf(s.stack.alarms.topic) };
+
+  /** Alarms on a plain metric with this name whose dimensions mention `logicalId`. */
+  const alarmsOn = (metricName: string, logicalId: string) =>
+    alarms.filter((a) => a.MetricName === metricName && JSON.stringify(a.Dimensions).includes(logicalId));
+
+  it("every alarm notifies the topic when it fires and when it clears", () => {
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([topic]);
+      expect(alarm.OKActions).toEqual([topic]);
+    }
+  });
+
+  it.each(expectedHandlers)("%s has an errors alarm and a throttles alarm", (handler) => {
+    const fn = functionLogicalId(s, handler);
+    expect(alarmsOn("Errors", fn)).toHaveLength(1);
+    expect(alarmsOn("Throttles", fn)).toHaveLength(1);
+  });
+
+  it("alarms on API 5xx responses", () => {
+    const api = alarms.filter((a) => a.MetricName === "5xx" && a.Namespace === "AWS/ApiGateway");
+    expect(api).toHaveLength(1);
+    expect(JSON.stringify(api[0]?.Dimensions)).toContain(logicalIdOf(s.stack.http.api));
+  });
+
+  it("alarms on throttled requests against the events table", () => {
+    const throttles = alarms.filter((a) =>
+      JSON.stringify(a.Metrics ?? []).includes('"MetricName":"ThrottledRequests"'),
+    );
+    expect(throttles).toHaveLength(1);
+    expect(JSON.stringify(throttles[0]?.Metrics)).toContain(logicalIdOf(s.stack.tables.events));
+  });
+
+  it.each(SCHEDULED_HANDLERS)(
+    "alarms as soon as one %s invocation lands in its dead-letter queue",
+    (handler) => {
+      const queue = s.stack.jobs.get(handler)?.deadLetterQueue;
+      const dlq = alarmsOn("ApproximateNumberOfMessagesVisible", logicalIdOf(queue as IConstruct));
+      expect(dlq).toHaveLength(1);
+      expect(dlq[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    },
+  );
+
+  it("the topic is KMS-encrypted, refuses plain HTTP, and CloudWatch may use its key", () => {
+    const keyId = logicalIdOf(s.stack.alarms.topicKey);
+    s.template.hasResourceProperties("AWS::SNS::Topic", { KmsMasterKeyId: { "Fn::GetAtt": [keyId, "Arn"] } });
+    const key = s.template.findResources("AWS::KMS::Key")[keyId]?.Properties;
+    expect(key.EnableKeyRotation).toBe(true);
+    expect(JSON.stringify(key.KeyPolicy)).toContain("cloudwatch.amazonaws.com");
+    const topicPolicy = Object.values(s.template.findResources("AWS::SNS::TopicPolicy"))[0]?.Properties;
+    expect(JSON.stringify(topicPolicy.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { configSchema } from "../../functions/shared/config.js";
+import { ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { STAGES } from "../../lib/stages.js";
+import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
+
+const expectedHandlers = [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])].sort();
+
+describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
+  const s = synthCached(stage);
+  const functions = s.template.findResources("AWS::Lambda::Function");
+  const logGroups = s.template.findResources("AWS::Logs::LogGroup");
+
+  it("one function per distinct route handler, plus the scheduled ones", () => {
+    expect([...s.stack.functions.keys()].sort()).toEqual(expectedHandlers);
+    expect(Object.keys(functions)).toHaveLength(expectedHandlers.length);
+  });
+
+  it("every function runs nodejs22.x on arm64 with the bundled ESM handler", () => {
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        Handler: "index.handler",
+        TracingConfig: { Mode: "Active" },
+      });
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
+    }
+  });
+
+  it("every function logs to a log group of its own that has the stage's retention", () => {
+    const used = new Set<string>();
+    for (const fn of Object.values(functions)) {
+      const ref = fn.Properties.LoggingConfig?.LogGroup?.Ref as string | undefined;
+      expect(ref).toBeTypeOf("string");
+      const group = logGroups[ref as string];
+      expect(group?.Properties?.RetentionInDays).toBe(STAGES[stage].functionLogRetention);
+      used.add(ref as string);
+    }
+    expect(used.size).toBe(Object.keys(functions).length);
+  });
+
+  it("the environment satisfies the runtime's own config schema", () => {
+    for (const handler of expectedHandlers) {
+      const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables as Record<
+        string,
+        unknown
+      >;
+      // Deploy-time references become placeholder strings; only names and literal values matter here.
+      const env = Object.fromEntries(
+        Object.entries(variables).map(([k, v]) => [k, typeof v === "string" ? v : `resolved-${k}`]),
+      );
+      expect(configSchema.safeParse(env).success).toBe(true);
+      expect(env.DEFAULT_RETENTION_DAYS).toBe(String(STAGES[stage].defaultRetentionDays));
+      expect(variables.POWERTOOLS_LOG_LEVEL).toBe(STAGES[stage].logLevel);
+    }
+  });
+
+  it("table names and the cursor secret are references to this stack's resources", () => {
+    const variables = functions[functionLogicalId(s, "list-events")]?.Properties.Environment.Variables;
+    expect(variables).toMatchObject({
+      EVENTS_TABLE: { Ref: logicalIdOf(s.stack.tables.events) },
+      CONTROL_TABLE: { Ref: logicalIdOf(s.stack.tables.control) },
+      CURSOR_SECRET_ID: { Ref: logicalIdOf(s.stack.cursorSecret) },
+    });
+  });
+
+  it("only the export function is told where the export bucket is", () => {
+    for (const handler of expectedHandlers) {
+      const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
+      if (handler === "nightly-export") {
+        expect(variables.EXPORT_BUCKET).toEqual({ Ref: logicalIdOf(s.stack.archive.bucket) });
+      } else {
+        expect(variables.EXPORT_BUCKET).toBeUndefined();
+      }
+    }
+  });
+
+  it("route handlers answer well inside API Gateway's 30 s integration limit", () => {
+    for (const handler of new Set(ROUTES.map((r) => r.handler))) {
+      expect(functions[functionLogicalId(s, handler)]?.Properties.Timeout, handler).toBeLessThan(30);
+    }
+  });
+
+  it("the export job gets Lambda's full 15 minutes; the minutely flush ends before the next run", () => {
+    expect(functions[functionLogicalId(s, "nightly-export")]?.Properties.Timeout).toBe(900);
+    expect(functions[functionLogicalId(s, "flush-access-failures")]?.Properties.Timeout).toBeLessThan(60);
+  });
+});
