@@ -32,7 +32,7 @@ export interface EventsDeps {
 export const OCCURRED_AT_MAX_AHEAD_MS = 5 * 60 * 1000;
 export const OCCURRED_AT_MAX_BEHIND_MS = 7 * 24 * 60 * 60 * 1000;
 const DAY_SECONDS = 86_400;
-/** Events of one batch written at once; each is its own two-item transaction. */
+/** Events of one batch written at once; each is two conditional puts (id guard, then event). */
 const BATCH_WRITE_CONCURRENCY = 8;
 
 export type ItemStatus = "created" | "duplicate" | "conflict";
