@@ -119,6 +119,29 @@ describe("the local runtime (npm start)", () => {
     expect(() => cli("create-workspace", "acme-e2e", "--plan", "enterprise")).toThrow(/already exists/);
   });
 
+  it("runs the nightly export for a given day with npm run export:nightly", () => {
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const out = execFileSync(
+      process.execPath,
+      ["--import", "tsx", "scripts/export-nightly.ts", "--date", yesterday],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
+      },
+    ).toString();
+    // demo is enterprise: its day is written (usually empty: the sample log is recorded today).
+    expect(out).toMatch(new RegExp(`${yesterday}\\s+demo\\s+created\\s+\\d+ events\\s+exports/demo/`));
+    const again = execFileSync(
+      process.execPath,
+      ["--import", "tsx", "scripts/export-nightly.ts", "--date", yesterday],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
+      },
+    ).toString();
+    expect(again).toMatch(/demo\s+exists/);
+  });
+
   it("stops with its moto child on SIGINT, leaving no orphan", async () => {
     const motoPort = /moto on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
     expect(motoPort).toMatch(/^\d+$/);

@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { sha256Hex } from "../canonical.js";
+import { encodeAll } from "../export-formats.js";
 import { merkleRoot } from "../merkle.js";
 import type { ArchiveStore, ControlStore, EventStore, WorkspaceRecord } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
@@ -81,7 +82,7 @@ export async function exportDay(
   }
 
   const events = await eventsOfDay(deps.events, workspace.workspaceId, day, Math.floor(now.getTime() / 1000));
-  const data = gzipSync(Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join("")));
+  const data = gzipSync(await encodeAll(events, "ndjson"));
   const retainUntil = new Date(Date.parse(`${day}T00:00:00.000Z`) + workspace.retentionDays * DAY_MS);
   const dataKey = `${prefix}events.ndjson.gz`;
   if (
