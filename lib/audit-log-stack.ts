@@ -34,8 +34,11 @@ export interface HandlerSpec {
   readonly control?: ControlAccess;
   /** May read the HMAC key that seals paging cursors. */
   readonly cursorSecret?: boolean;
-  /** May write exports (with retention) to the Object Lock bucket; gets `EXPORT_BUCKET`. */
-  readonly exportBucket?: boolean;
+  /**
+   * The Object Lock bucket, and `EXPORT_BUCKET`: "write" may put objects with retention (and read
+   * them back); "read" may only get and list.
+   */
+  readonly exportBucket?: "write" | "read";
   /**
    * Required for every handler in `SCHEDULES` (functions/shared/routes.ts, which also says when it
    * runs, for EventBridge and the local runtime alike): how stale an undelivered run may become.
@@ -64,11 +67,15 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "revoke-key": { description: "DELETE /v1/keys/{keyId}", control: { update: ["apiKey"] } },
   "get-settings": { description: "GET /v1/settings" },
   "put-settings": { description: "PUT /v1/settings", control: { update: ["workspace"] } },
+  "list-nightly-exports": {
+    description: "GET /v1/exports/nightly: manifests of nightly exports",
+    exportBucket: "read",
+  },
   "nightly-export": {
     description: "Nightly compliance export to the Object Lock bucket",
     queryEvents: true,
     control: { scan: true },
-    exportBucket: true,
+    exportBucket: "write",
     schedule: { maxEventAge: Duration.hours(6) },
     memorySize: 1024,
     // Lambda's ceiling. The job works per workspace-day and skips what an earlier run already wrote.
@@ -184,7 +191,8 @@ export class AuditLogStack extends Stack {
         });
       }
       if (spec.cursorSecret) cursorSecret.grantRead(sf.role);
-      if (spec.exportBucket) this.archive.grantExportWrite(sf.role);
+      if (spec.exportBucket === "write") this.archive.grantExportWrite(sf.role);
+      if (spec.exportBucket === "read") this.archive.grantExportRead(sf.role);
       functions.set(handler, sf);
     }
     const unused = Object.keys(HANDLERS).filter((name) => !functions.has(name));

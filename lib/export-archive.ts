@@ -81,6 +81,23 @@ export class ExportArchive extends Construct {
    * it can resume, and read retention. No DeleteObject, no BypassGovernanceRetention, no bucket
    * configuration.
    */
+  /** Get and list only: reading manifests back (GET /v1/exports/nightly). */
+  grantExportRead(role: iam.Role): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [this.bucket.bucketArn] }),
+    );
+    const logicalId = Stack.of(this).resolve((this.bucket.node.defaultChild as s3.CfnBucket).logicalId);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
+      reason:
+        "Manifest keys are per workspace and day (exports/<ws>/<yyyy>/<mm>/<dd>/manifest.json); GetObject needs " +
+        "the bucket's object ARN pattern. Read-only: no put, no delete.",
+    });
+  }
+
   grantExportWrite(role: iam.Role): void {
     const objects = this.bucket.arnForObjects("*");
     role.addToPrincipalPolicy(

@@ -1,12 +1,14 @@
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { dynamoDocumentClient, secretsClient } from "./adapters/clients.js";
+import { dynamoDocumentClient, s3Client, secretsClient } from "./adapters/clients.js";
 import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
 import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
+import { S3ArchiveStore } from "./adapters/s3-archive-store.js";
 import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
 import { type Config, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
+import type { ArchiveStore } from "./ports.js";
 
 export type Deps = EventsDeps & { config: Config };
 
@@ -59,4 +61,11 @@ function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_I
       });
     return key;
   };
+}
+
+/** The Object Lock export bucket, for the functions that have EXPORT_BUCKET. */
+export function archiveStore(config: Config): ArchiveStore {
+  if (!config.EXPORT_BUCKET)
+    throw new Error("invalid configuration: EXPORT_BUCKET is required by this function");
+  return new S3ArchiveStore(s3Client(config.S3_FORCE_PATH_STYLE), config.EXPORT_BUCKET);
 }

@@ -10,6 +10,7 @@ import {
   settingsSchema,
 } from "./schemas/admin.js";
 import { batchInputSchema, eventIdSchema, eventInputSchema, storedEventSchema } from "./schemas/event.js";
+import { nightlyListQuerySchema, nightlyListSchema } from "./schemas/exports.js";
 import { problemSchema } from "./schemas/problem.js";
 import { listEventsQuerySchema } from "./schemas/query.js";
 
@@ -187,6 +188,17 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     requestBody: { required: true, content: { "application/json": { schema: settingsBodySchema } } },
     responses: {
       "200": { description: "Settings", content: { "application/json": { schema: settingsSchema } } },
+      ...common,
+    },
+  },
+  "list-nightly-exports": {
+    operationId: "listNightlyExports",
+    summary: "Nightly exports (enterprise) in a range of days, with their manifests",
+    description:
+      "Each manifest's SHA-256 is what the next day's `previousManifestSha256` names. `missingDays` lists days that should have an export and do not. Recorded as `audit.queried`.",
+    requestParams: { query: nightlyListQuerySchema },
+    responses: {
+      "200": { description: "Exports", content: { "application/json": { schema: nightlyListSchema } } },
       ...common,
     },
   },

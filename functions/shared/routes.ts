@@ -26,6 +26,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "DELETE", path: "/v1/keys/{keyId}", handler: "revoke-key", scope: "admin" },
   { method: "GET", path: "/v1/settings", handler: "get-settings", scope: "admin" },
   { method: "PUT", path: "/v1/settings", handler: "put-settings", scope: "admin" },
+  { method: "GET", path: "/v1/exports/nightly", handler: "list-nightly-exports", scope: "events:read" },
 ];
 
 /**

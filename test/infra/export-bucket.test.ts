@@ -76,11 +76,19 @@ describe.each([
     expect(JSON.stringify(delivery?.Condition)).toContain(bucketId);
   });
 
-  it("only the export function's role may touch the bucket, and it can neither delete nor bypass a lock", () => {
-    const grants = allPolicyStatements(s.template.toJSON() as TemplateJson).filter(
+  it("only the export functions' roles may touch the bucket: one writes (never deletes, never bypasses a lock), one reads", () => {
+    const all = allPolicyStatements(s.template.toJSON() as TemplateJson).filter(
       (p) => p.statement.Effect === "Allow" && JSON.stringify(p.statement.Resource).includes(`"${bucketId}"`),
     );
-    expect(new Set(grants.flatMap((g) => g.roles))).toEqual(new Set([roleLogicalId(s, "nightly-export")]));
+    expect(new Set(all.flatMap((g) => g.roles))).toEqual(
+      new Set([roleLogicalId(s, "nightly-export"), roleLogicalId(s, "list-nightly-exports")]),
+    );
+    const reader = all.filter((g) => g.roles.includes(roleLogicalId(s, "list-nightly-exports")));
+    expect(reader.flatMap((g) => [g.statement.Action ?? []].flat()).sort()).toEqual([
+      "s3:GetObject",
+      "s3:ListBucket",
+    ]);
+    const grants = all.filter((g) => g.roles.includes(roleLogicalId(s, "nightly-export")));
     const actions = grants.flatMap((g) => [g.statement.Action ?? []].flat());
     expect(actions.sort()).toEqual(
       [

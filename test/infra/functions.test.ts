@@ -65,10 +65,10 @@ describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
     });
   });
 
-  it("only the export function is told where the export bucket is", () => {
+  it("only the export functions are told where the export bucket is", () => {
     for (const handler of expectedHandlers) {
       const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
-      if (handler === "nightly-export") {
+      if (handler === "nightly-export" || handler === "list-nightly-exports") {
         expect(variables.EXPORT_BUCKET).toEqual({ Ref: logicalIdOf(s.stack.archive.bucket) });
       } else {
         expect(variables.EXPORT_BUCKET).toBeUndefined();

@@ -51,6 +51,7 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "revoke-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "get-settings": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "put-settings": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "list-nightly-exports": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "nightly-export": ["dynamodb:GetItem", "dynamodb:Query"],
   "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem"],
 };
@@ -62,6 +63,7 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
   "list-events": AUTHENTICATED,
   "get-event": AUTHENTICATED,
   "get-settings": AUTHENTICATED,
+  "list-nightly-exports": AUTHENTICATED,
   "create-key": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],

@@ -12,7 +12,16 @@ import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
 
 import { localClients } from "../../scripts/lib/bootstrap.js";
-import { call, motoEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  callFrom,
+  listAll,
+  motoEnv,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  workspace,
+} from "./harness.js";
 
 interface Manifest {
   workspace: string;
@@ -53,7 +62,11 @@ describe("nightly export to the Object Lock bucket", () => {
 
   beforeAll(async () => {
     api = await startApi({ now: iso(D, 9 * 3_600_000) });
-    enterprise = await workspace("ent", { plan: "enterprise", retentionDays: 200 });
+    enterprise = await workspace("ent", {
+      plan: "enterprise",
+      retentionDays: 200,
+      now: new Date(D.getTime() - 5 * DAY_MS),
+    });
     perNode = await workspace("pn");
     for (const [i, ws] of [enterprise, perNode, enterprise, enterprise].entries()) {
       api.clock.advance(3_600_000);
@@ -164,5 +177,44 @@ describe("nightly export to the Object Lock bucket", () => {
       lastRecordedAt: null,
       previousManifestSha256: sha256Hex(dayAfter),
     });
+  });
+
+  it("lists the workspace's nightly exports with chained manifests, and names the missing days", async () => {
+    const from = ymd(utcDay(-4));
+    const to = ymd(utcDay(-1));
+    const res = await callFrom<{
+      exports: { day: string; manifestSha256: string; manifest: Manifest }[];
+      missingDays: string[];
+    }>("127.0.0.9", api, "GET", `/v1/exports/nightly?from=${from}&to=${to}`, { key: enterprise.keys.reader });
+
+    expect(res.status).toBe(200);
+    expect(res.body.exports.map((e) => e.day)).toEqual([ymd(D), ymd(utcDay(-2)), ymd(utcDay(-1))]);
+    expect(res.body.missingDays).toEqual([from]);
+    const [first, second, third] = res.body.exports;
+    expect(first?.manifestSha256).toBe(sha256Hex(await read(`${prefix()}manifest.json`)));
+    expect(second?.manifest.previousManifestSha256).toBe(first?.manifestSha256);
+    expect(third?.manifest.previousManifestSha256).toBe(second?.manifestSha256);
+
+    const queried = (await listAll(api, enterprise.keys.reader, "type=audit.queried&sourceIp=127.0.0.9")) as {
+      context: unknown;
+    }[];
+    expect(queried.map((e) => e.context)).toEqual([{ route: "list-nightly-exports", filters: { from, to } }]);
+  });
+
+  it("shows a per-node workspace no exports and no gaps, and refuses a bad range", async () => {
+    const none = await call<{ exports: unknown[]; missingDays: unknown[] }>(
+      api,
+      "GET",
+      "/v1/exports/nightly",
+      { key: perNode.keys.reader },
+    );
+    expect(none.body).toEqual({ exports: [], missingDays: [] });
+    const bad = await call(api, "GET", `/v1/exports/nightly?from=${ymd(utcDay(-1))}&to=${ymd(utcDay(-3))}`, {
+      key: enterprise.keys.reader,
+    });
+    expect(bad.status).toBe(400);
+    expect(
+      (await call(api, "GET", "/v1/exports/nightly?from=yesterday", { key: enterprise.keys.reader })).status,
+    ).toBe(400);
   });
 });

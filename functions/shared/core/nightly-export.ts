@@ -1,9 +1,14 @@
 import { gzipSync } from "node:zlib";
 import { sha256Hex } from "../canonical.js";
+import { ValidationError } from "../errors.js";
 import { encodeAll } from "../export-formats.js";
 import { merkleRoot } from "../merkle.js";
-import type { ArchiveStore, ControlStore, EventStore, WorkspaceRecord } from "../ports.js";
+import type { ArchiveStore, ControlStore, EventStore, Principal, WorkspaceRecord } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
+import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
+import { type Client, recordQueried } from "./access.js";
+import type { EventsDeps } from "./events.js";
+import { validationError } from "./zod-errors.js";
 
 export interface NightlyExportDeps {
   events: EventStore;
@@ -98,7 +103,7 @@ export async function exportDay(
   const previous = await deps.archive.get(
     `${dayPrefix(workspace.workspaceId, previousUtcDay(new Date(`${day}T00:00:00.000Z`)))}manifest.json`,
   );
-  const manifest = {
+  const manifest: NightlyManifest = {
     version: 1,
     workspace: workspace.workspaceId,
     day,
@@ -134,4 +139,65 @@ export async function runNightlyExport(
   const results: DayExport[] = [];
   for (const workspace of workspaces) results.push(await exportDay(deps, workspace, day, now));
   return results;
+}
+
+const MAX_LIST_DAYS = 366;
+
+function daysBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00.000Z`); t <= Date.parse(`${to}T00:00:00.000Z`); t += DAY_MS) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+/**
+ * The workspace's nightly exports in a range of days, each with its manifest and the manifest's
+ * SHA-256 (what the next day's manifest chains to), plus the days that should have one and do
+ * not. Recorded as `audit.queried`.
+ */
+export async function listNightlyExports(
+  deps: EventsDeps & { archive: ArchiveStore },
+  principal: Principal,
+  client: Client,
+  rawQuery: Record<string, string | undefined>,
+) {
+  const parsed = nightlyListQuerySchema.safeParse(rawQuery);
+  if (!parsed.success) throw validationError(parsed.error);
+  const now = deps.clock.now();
+  const to = parsed.data.to ?? previousUtcDay(now);
+  const from =
+    parsed.data.from ?? new Date(Date.parse(`${to}T00:00:00.000Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
+  const days = from <= to ? daysBetween(from, to) : [];
+  if (days.length === 0 || days.length > MAX_LIST_DAYS) {
+    throw new ValidationError([
+      { path: "/to", message: `must be 0–${MAX_LIST_DAYS - 1} days after \`from\`` },
+    ]);
+  }
+  const found = await Promise.all(
+    days.map(async (day) => {
+      const manifestKey = `${dayPrefix(principal.workspaceId, day)}manifest.json`;
+      const bytes = await deps.archive.get(manifestKey);
+      return bytes
+        ? {
+            day,
+            manifestKey,
+            manifestSha256: sha256Hex(bytes),
+            manifest: JSON.parse(bytes.toString("utf8")) as NightlyManifest,
+          }
+        : { day, manifestKey: undefined };
+    }),
+  );
+  const workspace = await deps.control.getWorkspace(principal.workspaceId);
+  const expectedFrom = workspace?.plan === "enterprise" ? workspace.createdAt.slice(0, 10) : "9999-12-31";
+  const today = now.toISOString().slice(0, 10);
+  await recordQueried(deps, principal, client, "list-nightly-exports", { from, to });
+  return {
+    exports: found.flatMap((f) =>
+      f.manifestKey ? [f as Exclude<typeof f, { manifestKey: undefined }>] : [],
+    ),
+    missingDays: found
+      .filter((f) => !f.manifestKey && f.day >= expectedFrom && f.day < today)
+      .map((f) => f.day),
+  };
 }

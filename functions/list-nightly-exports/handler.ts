@@ -1,0 +1,15 @@
+import { listNightlyExports } from "#shared/core/nightly-export.js";
+import { archiveStore, type Deps, defaultDeps } from "#shared/deps.js";
+import { json } from "#shared/http/request.js";
+import { authedRoute } from "#shared/http/route.js";
+import type { ArchiveStore } from "#shared/ports.js";
+
+export const makeHandler = (deps: Deps = defaultDeps(), archive: ArchiveStore = archiveStore(deps.config)) =>
+  authedRoute(deps, "list-nightly-exports", async ({ event, principal, client }) =>
+    json(
+      200,
+      await listNightlyExports({ ...deps, archive }, principal, client, event.queryStringParameters ?? {}),
+    ),
+  );
+
+export const handler = makeHandler();
