@@ -4,13 +4,15 @@ import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from "
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { Config } from "../functions/shared/config.js";
-import { ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
+import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
 import { ControlIndex } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
 import { ExportArchive } from "./export-archive.js";
+import { ExportQueue } from "./export-queue.js";
 import { AuditHttpApi } from "./http-api.js";
 import { ScheduledJob } from "./scheduled-job.js";
 import { ServiceFunction } from "./service-function.js";
@@ -39,6 +41,8 @@ export interface HandlerSpec {
    * them back); "read" may only get and list.
    */
   readonly exportBucket?: "write" | "read";
+  /** The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is fed by it. */
+  readonly exportQueue?: "send" | "consume";
   /**
    * Required for every handler in `SCHEDULES` (functions/shared/routes.ts, which also says when it
    * runs, for EventBridge and the local runtime alike): how stale an undelivered run may become.
@@ -70,6 +74,23 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "list-nightly-exports": {
     description: "GET /v1/exports/nightly: manifests of nightly exports",
     exportBucket: "read",
+  },
+  "create-export": {
+    description: "POST /v1/exports: queue an export",
+    control: { create: ["exportJob"] },
+    exportQueue: "send",
+  },
+  // Presigning a download URL needs s3:GetObject on the signer.
+  "get-export": { description: "GET /v1/exports/{id}: status and download URL", exportBucket: "read" },
+  "export-worker": {
+    description: "Writes on-demand exports: paged query, encoder, multipart upload",
+    queryEvents: true,
+    appendEvents: true,
+    control: { update: ["exportJob"] },
+    exportBucket: "write",
+    exportQueue: "consume",
+    memorySize: 1024,
+    timeout: Duration.minutes(15),
   },
   "nightly-export": {
     description: "Nightly compliance export to the Object Lock bucket",
@@ -110,6 +131,8 @@ export class AuditLogStack extends Stack {
   /** Scheduled handler → its rule and dead-letter queue. */
   readonly jobs: ReadonlyMap<string, ScheduledJob>;
   readonly alarms: Alarms;
+  /** On-demand export requests, consumed by the export worker. */
+  readonly exportQueue: ExportQueue;
 
   constructor(scope: Construct, id: string, props: AuditLogStackProps) {
     const { config, ...stackProps } = props;
@@ -160,6 +183,11 @@ export class AuditLogStack extends Stack {
       EXPORT_BUCKET: this.archive.bucket.bucketName,
     } satisfies Partial<Record<keyof Config, string>>;
 
+    const exportQueue = new ExportQueue(this, "ExportQueue", {
+      workerTimeout: HANDLERS["export-worker"]?.timeout ?? Duration.minutes(15),
+    });
+    this.exportQueue = exportQueue;
+
     const functionsScope = new Construct(this, "Functions");
     const functions = new Map<string, ServiceFunction>();
     for (const handler of handlerNames()) {
@@ -171,7 +199,11 @@ export class AuditLogStack extends Stack {
         entry: join(REPO_ROOT, "functions", handler, "handler.ts"),
         projectRoot: REPO_ROOT,
         description: `Audit log (${config.name}): ${spec.description}`,
-        environment: spec.exportBucket ? { ...sharedEnv, ...exportEnv } : sharedEnv,
+        environment: {
+          ...sharedEnv,
+          ...(spec.exportBucket ? exportEnv : {}),
+          ...(spec.exportQueue === "send" ? { EXPORT_QUEUE_URL: exportQueue.queue.queueUrl } : {}),
+        },
         memorySize: spec.memorySize,
         timeout: spec.timeout,
         logRetention: config.functionLogRetention,
@@ -193,6 +225,10 @@ export class AuditLogStack extends Stack {
       if (spec.cursorSecret) cursorSecret.grantRead(sf.role);
       if (spec.exportBucket === "write") this.archive.grantExportWrite(sf.role);
       if (spec.exportBucket === "read") this.archive.grantExportRead(sf.role);
+      if (spec.exportQueue === "send") exportQueue.queue.grantSendMessages(sf.role);
+      if (spec.exportQueue === "consume") {
+        sf.function.addEventSource(new SqsEventSource(exportQueue.queue, { batchSize: 1 }));
+      }
       functions.set(handler, sf);
     }
     const unused = Object.keys(HANDLERS).filter((name) => !functions.has(name));
@@ -262,6 +298,14 @@ export class AuditLogStack extends Stack {
       }),
       "DynamoDB throttled requests on the events table (hot partition or GSI back-pressure)",
     );
+    alarms.atLeastOnce(
+      "ExportDeadLetters",
+      exportQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      "An on-demand export request failed three times: it is in the export dead-letter queue",
+    );
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(
         `${constructId(handler)}DeadLetters`,
@@ -283,7 +327,13 @@ export class AuditLogStack extends Stack {
 
 /** Every handler folder that gets a function: each distinct route handler, then the scheduled jobs. */
 export function handlerNames(): string[] {
-  return [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])];
+  return [
+    ...new Set([
+      ...ROUTES.map((r) => r.handler),
+      ...SCHEDULED_HANDLERS,
+      ...QUEUE_WORKERS.map((w) => w.handler),
+    ]),
+  ];
 }
 
 /**

@@ -29,7 +29,7 @@ const KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"];
 const KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"];
 
 /** Kinds of item in the control table, each under its own partition-key prefix. */
-export type ControlItem = "apiKey" | "workspace" | "failureCounter";
+export type ControlItem = "apiKey" | "workspace" | "failureCounter" | "exportJob";
 
 /**
  * Partition-key prefix of each control item kind (`Keys.apiKeyPk`, `Keys.workspacePk`,
@@ -41,6 +41,7 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
   apiKey: "key#",
   workspace: "ws#",
   failureCounter: "fail#",
+  exportJob: "export#",
 };
 
 /**

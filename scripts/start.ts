@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Scope } from "../functions/shared/routes.js";
-import { localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
+import { localClients, localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
 import { createLocalServer, listen, moduleHandler } from "./lib/local-server.js";
 import { ROOT, startMoto } from "./lib/moto.js";
+import { pollQueue } from "./lib/queue-workers.js";
 import { sampleLogAsOfYesterday } from "./lib/sample.js";
 import { startSchedules } from "./lib/scheduler.js";
 
@@ -49,7 +50,9 @@ try {
 
   const server = createLocalServer(moduleHandler);
   const baseUrl = await listen(server, port);
-  startSchedules(moduleHandler, (line) => process.stderr.write(`${line}\n`));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  startSchedules(moduleHandler, log);
+  pollQueue(localClients(env).sqs, env.exportQueueUrl, () => moduleHandler("export-worker"), log);
 
   const seeded = await fetch(`${baseUrl}/v1/events`, {
     method: "POST",

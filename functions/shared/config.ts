@@ -15,6 +15,8 @@ export const configSchema = z
     CURSOR_SECRET: z.string().min(16).optional(),
     /** Retention for a workspace that has no setting of its own. @default 90 */
     DEFAULT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    /** SQS queue that hands on-demand exports to the export worker. */
+    EXPORT_QUEUE_URL: z.string().min(1).optional(),
     /** Bucket with Object Lock that receives the nightly exports. */
     EXPORT_BUCKET: z.string().min(1).optional(),
     /** Path-style S3 addressing, needed for moto and most S3-compatible endpoints. */

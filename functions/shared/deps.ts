@@ -1,14 +1,15 @@
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { dynamoDocumentClient, s3Client, secretsClient } from "./adapters/clients.js";
+import { dynamoDocumentClient, s3Client, secretsClient, sqsClient } from "./adapters/clients.js";
 import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
 import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
 import { S3ArchiveStore } from "./adapters/s3-archive-store.js";
+import { SqsExportQueue } from "./adapters/sqs-export-queue.js";
 import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
 import { type Config, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
-import type { ArchiveStore } from "./ports.js";
+import type { ArchiveStore, ExportQueue } from "./ports.js";
 
 export type Deps = EventsDeps & { config: Config };
 
@@ -61,6 +62,13 @@ function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_I
       });
     return key;
   };
+}
+
+/** The export queue, for the function that accepts export requests. */
+export function exportQueue(config: Config): ExportQueue {
+  if (!config.EXPORT_QUEUE_URL)
+    throw new Error("invalid configuration: EXPORT_QUEUE_URL is required by this function");
+  return new SqsExportQueue(sqsClient(), config.EXPORT_QUEUE_URL);
 }
 
 /** The Object Lock export bucket, for the functions that have EXPORT_BUCKET. */

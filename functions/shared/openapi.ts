@@ -10,7 +10,12 @@ import {
   settingsSchema,
 } from "./schemas/admin.js";
 import { batchInputSchema, eventIdSchema, eventInputSchema, storedEventSchema } from "./schemas/event.js";
-import { nightlyListQuerySchema, nightlyListSchema } from "./schemas/exports.js";
+import {
+  createExportBodySchema,
+  exportSchema,
+  nightlyListQuerySchema,
+  nightlyListSchema,
+} from "./schemas/exports.js";
 import { problemSchema } from "./schemas/problem.js";
 import { listEventsQuerySchema } from "./schemas/query.js";
 
@@ -200,6 +205,28 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     responses: {
       "200": { description: "Exports", content: { "application/json": { schema: nightlyListSchema } } },
       ...common,
+    },
+  },
+  "create-export": {
+    operationId: "createExport",
+    summary: "Start an export of the log (JSON, NDJSON or CSV, optionally gzipped)",
+    description:
+      "Same filters as GET /v1/events. Answers 202; poll GET /v1/exports/{id}. The finished export is recorded as `audit.exported` with the count and the file's SHA-256.",
+    requestBody: { required: true, content: { "application/json": { schema: createExportBodySchema } } },
+    responses: {
+      "202": { description: "Accepted", content: { "application/json": { schema: exportSchema } } },
+      ...common,
+    },
+  },
+  "get-export": {
+    operationId: "getExport",
+    summary: "An export's status, and once ready a download URL valid for 10 minutes",
+    description: "Every URL issued is recorded as `audit.export_downloaded`.",
+    requestParams: { path: z.object({ id: z.string() }) },
+    responses: {
+      "200": { description: "The export", content: { "application/json": { schema: exportSchema } } },
+      ...common,
+      "404": problemResponse("No such export in this workspace."),
     },
   },
 };

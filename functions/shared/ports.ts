@@ -55,6 +55,8 @@ export interface EventStore {
   /** Workspaces holding an event with this id; used only to report cross-workspace attempts. */
   findOwners(id: string): Promise<string[]>;
   query(query: EventQuery): Promise<EventPage>;
+  /** Every match of a query, newest first, read page by page (for exports). */
+  stream(query: Omit<EventQuery, "limit">): AsyncIterable<StoredEvent>;
 }
 
 export interface Principal {
@@ -121,6 +123,35 @@ export interface ControlStore {
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
   pendingFailures(endedBy: string): Promise<FailureWindow[]>;
   markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;
+  putExportJob(job: ExportJob): Promise<boolean>;
+  getExportJob(exportId: string): Promise<ExportJob | undefined>;
+  /** Replaces the job's mutable fields (status and results). */
+  updateExportJob(job: ExportJob): Promise<void>;
+}
+
+/** An on-demand export, from request to file. */
+export interface ExportJob {
+  exportId: string;
+  workspaceId: string;
+  format: "csv" | "json" | "ndjson";
+  gzip: boolean;
+  /** The normalised filters, as GET /v1/events takes them. */
+  filters: Record<string, string>;
+  status: "pending" | "running" | "ready" | "failed";
+  createdAt: string;
+  /** Who asked, from where: the audit.exported event names them. */
+  createdBy: { keyId: string; sourceIp: string; userAgent?: string };
+  objectKey?: string;
+  eventCount?: number;
+  bytes?: number;
+  sha256?: string;
+  finishedAt?: string;
+  error?: string;
+}
+
+/** Hands an export to the worker (SQS on AWS and in the local runtime). */
+export interface ExportQueue {
+  enqueue(exportId: string): Promise<void>;
 }
 
 /** Write-once object storage (S3 with Object Lock on AWS, moto locally). */
@@ -135,4 +166,12 @@ export interface ArchiveStore {
     options: { contentType: string; retainUntil: Date },
   ): Promise<"created" | "exists">;
   get(key: string): Promise<Buffer | undefined>;
+  /** Streams `body` into `key` (multipart, constant memory), locked until `retainUntil`. */
+  upload(
+    key: string,
+    body: NodeJS.ReadableStream,
+    options: { contentType: string; retainUntil: Date },
+  ): Promise<void>;
+  /** A GET URL for `key` that expires after `seconds`. */
+  presignGet(key: string, seconds: number, downloadName: string): Promise<string>;
 }

@@ -27,6 +27,8 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "GET", path: "/v1/settings", handler: "get-settings", scope: "admin" },
   { method: "PUT", path: "/v1/settings", handler: "put-settings", scope: "admin" },
   { method: "GET", path: "/v1/exports/nightly", handler: "list-nightly-exports", scope: "events:read" },
+  { method: "POST", path: "/v1/exports", handler: "create-export", scope: "events:read" },
+  { method: "GET", path: "/v1/exports/{id}", handler: "get-export", scope: "events:read" },
 ];
 
 /**
@@ -54,3 +56,6 @@ export const SCHEDULES: readonly ScheduleDef[] = [
 
 /** Handler folders that are not behind an HTTP route. */
 export const SCHEDULED_HANDLERS = SCHEDULES.map((s) => s.handler);
+
+/** Workers fed by a queue (SQS on AWS, a poller in the local runtime). */
+export const QUEUE_WORKERS = [{ handler: "export-worker", queue: "exports" }] as const;

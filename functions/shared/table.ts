@@ -113,6 +113,8 @@ export const Keys = {
   workspacePk: (workspaceId: string) => `ws#${workspaceId}`,
   workspaceSk: "ws",
   failurePk: (target: string, ip: string) => `fail#${target}#${ip}`,
+  exportPk: (exportId: string) => `export#${exportId}`,
+  exportSk: "export",
   failureSk: (windowStart: string) => windowStart,
 } as const;
 

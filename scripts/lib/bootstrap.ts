@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DynamoControlStore } from "../../functions/shared/adapters/dynamodb-control-store.js";
 import { hashToken, newToken } from "../../functions/shared/core/api-keys.js";
@@ -29,7 +30,12 @@ export interface LocalEnv {
   controlTable: string;
   exportBucket: string;
   cursorSecretId: string;
+  exportQueueName: string;
+  exportQueueUrl: string;
 }
+
+/** moto's default account id: queue URLs are `<endpoint>/<account>/<name>`. */
+const MOTO_ACCOUNT = "123456789012";
 
 export function localEnv(endpoint: string, stage = "local"): LocalEnv {
   return {
@@ -39,6 +45,8 @@ export function localEnv(endpoint: string, stage = "local"): LocalEnv {
     controlTable: `${CONTROL_TABLE_BASENAME}-${stage}`,
     exportBucket: `audit-exports-${stage}`,
     cursorSecretId: `audit-log/${stage}/cursor-key`,
+    exportQueueName: `audit-exports-${stage}`,
+    exportQueueUrl: `${endpoint}/${MOTO_ACCOUNT}/audit-exports-${stage}`,
   };
 }
 
@@ -53,6 +61,7 @@ export function processEnvFor(env: LocalEnv): Record<string, string> {
     CONTROL_TABLE: env.controlTable,
     CURSOR_SECRET_ID: env.cursorSecretId,
     EXPORT_BUCKET: env.exportBucket,
+    EXPORT_QUEUE_URL: env.exportQueueUrl,
     S3_FORCE_PATH_STYLE: "true",
   };
 }
@@ -66,6 +75,7 @@ export function localClients(env: LocalEnv) {
     document: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),
     s3: new S3Client({ endpoint: env.endpoint, region: env.region, credentials, forcePathStyle: true }),
     secrets: new SecretsManagerClient({ endpoint: env.endpoint, region: env.region, credentials }),
+    sqs: new SQSClient({ endpoint: env.endpoint, region: env.region, credentials }),
   };
 }
 
@@ -136,6 +146,10 @@ export async function provision(env: LocalEnv, options: { lockDays?: number } = 
   } catch (err: unknown) {
     if (!(err instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
   }
+  const queue = await clients.sqs.send(
+    new CreateQueueCommand({ QueueName: env.exportQueueName, Attributes: { VisibilityTimeout: "900" } }),
+  );
+  if (queue.QueueUrl !== env.exportQueueUrl) throw new Error(`unexpected queue URL ${queue.QueueUrl}`);
   try {
     await clients.secrets.send(
       new CreateSecretCommand({

@@ -125,10 +125,13 @@ export function createLocalServer(resolve: (handlerName: string) => Promise<Lamb
   return createServer((req, res) => {
     void (async () => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      // As API Gateway does, a static segment wins over a path variable (/v1/exports/nightly
+      // over /v1/exports/{id}): the match with the fewest parameters is taken.
       let match: { compiled: CompiledRoute; values: string[] } | undefined;
       for (const compiled of routes) {
         const m = compiled.route.method === req.method ? compiled.pattern.exec(path) : null;
-        if (m) match = { compiled, values: m.slice(1) };
+        if (m && (!match || compiled.params.length < match.compiled.params.length))
+          match = { compiled, values: m.slice(1) };
       }
       if (!match) {
         send(res, {

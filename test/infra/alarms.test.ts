@@ -1,9 +1,15 @@
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
-import { ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
-const expectedHandlers = [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])];
+const expectedHandlers = [
+  ...new Set([
+    ...ROUTES.map((r) => r.handler),
+    ...SCHEDULED_HANDLERS,
+    ...QUEUE_WORKERS.map((w) => w.handler),
+  ]),
+];
 
 describe("alarms (prod)", () => {
   const s = synthCached("prod");

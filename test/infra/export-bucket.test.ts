@@ -76,29 +76,32 @@ describe.each([
     expect(JSON.stringify(delivery?.Condition)).toContain(bucketId);
   });
 
-  it("only the export functions' roles may touch the bucket: one writes (never deletes, never bypasses a lock), one reads", () => {
+  it("only the export functions' roles may touch the bucket: writers never delete or bypass a lock, readers only read", () => {
     const all = allPolicyStatements(s.template.toJSON() as TemplateJson).filter(
       (p) => p.statement.Effect === "Allow" && JSON.stringify(p.statement.Resource).includes(`"${bucketId}"`),
     );
+    const writers = ["nightly-export", "export-worker"];
+    const readers = ["list-nightly-exports", "get-export"];
     expect(new Set(all.flatMap((g) => g.roles))).toEqual(
-      new Set([roleLogicalId(s, "nightly-export"), roleLogicalId(s, "list-nightly-exports")]),
+      new Set([...writers, ...readers].map((h) => roleLogicalId(s, h))),
     );
-    const reader = all.filter((g) => g.roles.includes(roleLogicalId(s, "list-nightly-exports")));
-    expect(reader.flatMap((g) => [g.statement.Action ?? []].flat()).sort()).toEqual([
-      "s3:GetObject",
-      "s3:ListBucket",
-    ]);
-    const grants = all.filter((g) => g.roles.includes(roleLogicalId(s, "nightly-export")));
-    const actions = grants.flatMap((g) => [g.statement.Action ?? []].flat());
-    expect(actions.sort()).toEqual(
-      [
-        "s3:AbortMultipartUpload",
-        "s3:GetObject",
-        "s3:GetObjectRetention",
-        "s3:ListBucket",
-        "s3:PutObject",
-        "s3:PutObjectRetention",
-      ].sort(),
-    );
+    const actionsOf = (handler: string) =>
+      all
+        .filter((g) => g.roles.includes(roleLogicalId(s, handler)))
+        .flatMap((g) => [g.statement.Action ?? []].flat())
+        .sort();
+    for (const reader of readers) expect(actionsOf(reader)).toEqual(["s3:GetObject", "s3:ListBucket"]);
+    for (const writer of writers) {
+      expect(actionsOf(writer)).toEqual(
+        [
+          "s3:AbortMultipartUpload",
+          "s3:GetObject",
+          "s3:GetObjectRetention",
+          "s3:ListBucket",
+          "s3:PutObject",
+          "s3:PutObjectRetention",
+        ].sort(),
+      );
+    }
   });
 });

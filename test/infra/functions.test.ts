@@ -1,17 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../functions/shared/config.js";
-import { ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
 import { STAGES } from "../../lib/stages.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
-const expectedHandlers = [...new Set([...ROUTES.map((r) => r.handler), ...SCHEDULED_HANDLERS])].sort();
+const expectedHandlers = [
+  ...new Set([
+    ...ROUTES.map((r) => r.handler),
+    ...SCHEDULED_HANDLERS,
+    ...QUEUE_WORKERS.map((w) => w.handler),
+  ]),
+].sort();
 
 describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
   const s = synthCached(stage);
   const functions = s.template.findResources("AWS::Lambda::Function");
   const logGroups = s.template.findResources("AWS::Logs::LogGroup");
 
-  it("one function per distinct route handler, plus the scheduled ones", () => {
+  it("one function per distinct route handler, plus the scheduled ones and the queue workers", () => {
     expect([...s.stack.functions.keys()].sort()).toEqual(expectedHandlers);
     expect(Object.keys(functions)).toHaveLength(expectedHandlers.length);
   });
@@ -68,7 +74,7 @@ describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
   it("only the export functions are told where the export bucket is", () => {
     for (const handler of expectedHandlers) {
       const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
-      if (handler === "nightly-export" || handler === "list-nightly-exports") {
+      if (["nightly-export", "list-nightly-exports", "get-export", "export-worker"].includes(handler)) {
         expect(variables.EXPORT_BUCKET).toEqual({ Ref: logicalIdOf(s.stack.archive.bucket) });
       } else {
         expect(variables.EXPORT_BUCKET).toBeUndefined();

@@ -52,6 +52,10 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "get-settings": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "put-settings": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "list-nightly-exports": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "create-export": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "get-export": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  // Streams the query into the file, then appends audit.exported.
+  "export-worker": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
   "nightly-export": ["dynamodb:GetItem", "dynamodb:Query"],
   "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem"],
 };
@@ -64,6 +68,13 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
   "get-event": AUTHENTICATED,
   "get-settings": AUTHENTICATED,
   "list-nightly-exports": AUTHENTICATED,
+  "get-export": AUTHENTICATED,
+  "create-export": {
+    actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+    put: ["export#*"],
+    update: [FAIL],
+  },
+  "export-worker": { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: ["export#*"] },
   "create-key": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],

@@ -84,6 +84,9 @@ describe("keys, scopes and workspaces", () => {
       "/v1/keys/{keyId}/rotate",
       "/v1/keys/{keyId}",
       "/v1/settings",
+      "/v1/exports/nightly",
+      "/v1/exports",
+      "/v1/exports/{id}",
     ]);
   });
 

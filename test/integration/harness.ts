@@ -24,6 +24,8 @@ export interface TestApi {
   baseUrl: string;
   clock: FixedClock;
   deps: Deps;
+  /** Runs the export worker for every export requested so far; returns their ids. */
+  runQueuedExports(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -42,13 +44,17 @@ export async function startApi(
     queryPageSize: options.queryPageSize,
   });
   const cache = new Map<string, LambdaHandler>();
+  // Exports queue in memory here; the test runs the worker when it chooses (npm start uses SQS).
+  const queued: string[] = [];
+  const exportQueue = { enqueue: async (id: string) => void queued.push(id) };
   const server: Server = createLocalServer(async (name) => {
     const cached = cache.get(name);
     if (cached) return cached;
     const mod = (await import(`../../functions/${name}/handler.ts`)) as {
-      makeHandler?: (d: Deps) => LambdaHandler;
+      makeHandler?: (d: Deps, extra?: unknown) => LambdaHandler;
     };
-    const handler = mod.makeHandler ? mod.makeHandler(deps) : await moduleHandler(name);
+    const extra = name === "create-export" ? exportQueue : undefined;
+    const handler = mod.makeHandler ? mod.makeHandler(deps, extra) : await moduleHandler(name);
     cache.set(name, handler);
     return handler;
   });
@@ -57,6 +63,13 @@ export async function startApi(
     baseUrl,
     clock,
     deps,
+    runQueuedExports: async () => {
+      const { makeHandler } = await import("../../functions/export-worker/handler.js");
+      const worker = makeHandler(deps);
+      const ids = queued.splice(0);
+      await worker({ Records: ids.map((id) => ({ body: JSON.stringify({ exportId: id }) })) } as never);
+      return ids;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

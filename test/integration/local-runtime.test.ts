@@ -142,6 +142,27 @@ describe("the local runtime (npm start)", () => {
     expect(again).toMatch(/demo\s+exists/);
   });
 
+  it("exports through the SQS queue and the worker, as deployed", async () => {
+    const [demo] = creds.workspaces as [Credentials["workspaces"][0]];
+    const created = await call<{ id: string }>(creds, "POST", "/v1/exports", {
+      key: demo.keys.reader,
+      body: { format: "csv", type: "pcap.*" },
+    });
+    expect(created.status).toBe(202);
+    // Another process works the queue: wait for it (bounded), there is no clock to move here.
+    let view: { status: string; url?: string; eventCount?: number } = { status: "pending" };
+    for (let i = 0; i < 100 && (view.status === "pending" || view.status === "running"); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      view = (
+        await call<typeof view>(creds, "GET", `/v1/exports/${created.body.id}`, { key: demo.keys.reader })
+      ).body;
+    }
+    expect(view.status).toBe("ready");
+    expect(view.eventCount).toBe(2);
+    const csv = await (await fetch(view.url as string)).text();
+    expect(csv.split("\r\n").filter(Boolean)).toHaveLength(3);
+  });
+
   it("stops with its moto child on SIGINT, leaving no orphan", async () => {
     const motoPort = /moto on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
     expect(motoPort).toMatch(/^\d+$/);

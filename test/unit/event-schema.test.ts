@@ -24,10 +24,12 @@ describe("IP normalisation", () => {
 
 describe("event input", () => {
   it("covers every type the product page names", () => {
-    expect(EVENT_TYPES).toHaveLength(29);
+    expect(EVENT_TYPES).toHaveLength(31);
     expect(CLIENT_EVENT_TYPES).toHaveLength(27);
     expect(EVENT_TYPES.filter((t) => !CLIENT_EVENT_TYPES.includes(t))).toEqual([
       "audit.settings_changed",
+      "audit.exported",
+      "audit.export_downloaded",
       "audit.queried",
     ]);
     expect(typesInCategory("pcap")).toEqual(["pcap.started", "pcap.uploaded", "pcap.download"]);
@@ -45,6 +47,8 @@ describe("event input", () => {
       "auth.login_failed",
       "access.denied",
       "audit.settings_changed",
+      "audit.exported",
+      "audit.export_downloaded",
       "audit.queried",
     ]);
   });

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /**
@@ -17,6 +18,12 @@ const common = {
 let documentClient: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 let secrets: SecretsManagerClient | undefined;
+let sqs: SQSClient | undefined;
+
+export function sqsClient(): SQSClient {
+  sqs ??= new SQSClient(common);
+  return sqs;
+}
 
 /** A new document client with the service's defaults; `endpoint` overrides AWS_ENDPOINT_URL. */
 export function newDocumentClient(endpoint?: string): DynamoDBDocumentClient {

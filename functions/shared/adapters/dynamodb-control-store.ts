@@ -8,7 +8,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import type { ApiKeyRecord, ControlStore, FailureWindow, WorkspaceRecord } from "../ports.js";
+import type { ApiKeyRecord, ControlStore, ExportJob, FailureWindow, WorkspaceRecord } from "../ports.js";
 import type { Scope } from "../routes.js";
 import { ApiKeyAttr, ControlIndex, FailureAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
@@ -224,6 +224,29 @@ export class DynamoControlStore implements ControlStore {
         Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
         UpdateExpression: "REMOVE #pending",
         ExpressionAttributeNames: { "#pending": FailureAttr.pending },
+      },
+      false,
+    );
+  }
+
+  async putExportJob(job: ExportJob): Promise<boolean> {
+    return this.putNew({ [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk, job });
+  }
+
+  async getExportJob(exportId: string): Promise<ExportJob | undefined> {
+    const item = await this.get(Keys.exportPk(exportId), Keys.exportSk);
+    return item ? (item.job as ExportJob) : undefined;
+  }
+
+  async updateExportJob(job: ExportJob): Promise<void> {
+    await this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
+        UpdateExpression: "SET #job = :job",
+        ConditionExpression: "attribute_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": PK, "#job": "job" },
+        ExpressionAttributeValues: { ":job": job },
       },
       false,
     );

@@ -25,7 +25,6 @@ export interface DayExport {
 }
 
 const DAY_MS = 86_400_000;
-const PAGE = 1000;
 
 /** The UTC day before `at`, as YYYY-MM-DD: what a run just after midnight exports. */
 export function previousUtcDay(at: Date): string {
@@ -48,12 +47,13 @@ async function eventsOfDay(
   const start = `${day}T00:00:00.000Z`;
   const end = new Date(Date.parse(start) + DAY_MS).toISOString();
   const out: StoredEvent[] = [];
-  let beforeKey: string | undefined = end;
-  while (beforeKey) {
-    const page = await events.query({ workspaceId, fromKey: start, beforeKey, limit: PAGE, nowEpochSeconds });
-    out.push(...page.events);
-    beforeKey = page.nextKey;
-  }
+  for await (const event of events.stream({
+    workspaceId,
+    fromKey: start,
+    beforeKey: end,
+    nowEpochSeconds,
+  }))
+    out.push(event);
   return out.reverse();
 }
 

@@ -1,11 +1,11 @@
 import { openCursor, sealCursor } from "../cursor.js";
 import { NotFoundError } from "../errors.js";
 import type { Principal } from "../ports.js";
-import { typesInCategory } from "../schemas/catalogue.js";
 import { eventIdSchema, type StoredEvent } from "../schemas/event.js";
 import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
 import { type Client, recordDenied, recordQueried } from "./access.js";
 import type { EventsDeps } from "./events.js";
+import { storeQueryOf } from "./filters.js";
 import { validationError } from "./zod-errors.js";
 
 function storeFilters(q: ListEventsQuery) {
@@ -31,16 +31,9 @@ export async function listEvents(
   const after = q.cursor ? openCursor(key, principal.workspaceId, filters, q.cursor) : undefined;
   const beforeKey = [after, q.until].filter((k): k is string => k !== undefined).sort()[0];
   const page = await deps.events.query({
-    workspaceId: principal.workspaceId,
-    actorId: q.actor,
-    nodeId: q.node,
-    types: q.type ? (q.type.endsWith(".*") ? typesInCategory(q.type.slice(0, -2)) : [q.type]) : undefined,
-    outcome: q.outcome,
-    sourceIp: q.sourceIp,
-    fromKey: q.since,
+    ...storeQueryOf(principal.workspaceId, filters, Math.floor(deps.clock.now().getTime() / 1000)),
     beforeKey,
     limit: q.limit,
-    nowEpochSeconds: Math.floor(deps.clock.now().getTime() / 1000),
   });
   await recordQueried(deps, principal, client, "list", filters, {
     limit: q.limit,

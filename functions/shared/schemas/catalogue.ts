@@ -101,6 +101,29 @@ export const CATALOGUE = {
     producer: "service",
     description: "The workspace's audit log settings changed.",
   },
+  "audit.exported": {
+    context: z.looseObject({
+      exportId: nonEmpty,
+      format: nonEmpty,
+      filters: z.record(z.string(), z.unknown()),
+      count: count.int(),
+      sha256,
+    }),
+    sourceIp: "required",
+    producer: "service",
+    description: "An on-demand export was generated.",
+  },
+  "audit.export_downloaded": {
+    context: z.looseObject({
+      exportId: nonEmpty,
+      filters: z.record(z.string(), z.unknown()),
+      count: count.int(),
+      sha256,
+    }),
+    sourceIp: "required",
+    producer: "service",
+    description: "A download link for an export was issued.",
+  },
   "audit.queried": {
     context: z.looseObject({ route: nonEmpty, filters: z.record(z.string(), z.unknown()) }),
     sourceIp: "required",

@@ -1,4 +1,6 @@
 import * as z from "zod";
+import { EXPORT_FORMATS } from "../export-formats.js";
+import { eventFiltersSchema } from "./query.js";
 
 const day = z.iso.date({ error: "must be a UTC day, YYYY-MM-DD" });
 
@@ -49,3 +51,36 @@ export const nightlyListSchema = z
   .meta({ id: "NightlyExportList" });
 
 export type NightlyManifest = z.infer<typeof nightlyManifestSchema>;
+
+/** POST /v1/exports: a format, optional gzip, and the same filters as GET /v1/events. */
+export const createExportBodySchema = eventFiltersSchema
+  .extend({
+    format: z.enum(EXPORT_FORMATS),
+    gzip: z.boolean().default(false),
+  })
+  .strict()
+  .refine((q) => !q.since || !q.until || q.since < q.until, {
+    message: "must be later than since",
+    path: ["until"],
+  })
+  .meta({ id: "CreateExportInput" });
+
+export const exportSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(["pending", "running", "ready", "failed"]),
+    format: z.enum(EXPORT_FORMATS),
+    gzip: z.boolean(),
+    filters: z.record(z.string(), z.string()),
+    createdAt: z.string(),
+    finishedAt: z.string().optional(),
+    eventCount: z.number().int().optional(),
+    bytes: z.number().int().optional(),
+    sha256: z.string().optional().meta({ description: "SHA-256 of the file as downloaded." }),
+    url: z
+      .string()
+      .optional()
+      .meta({ description: "Presigned GET, valid 10 minutes; a new one on every GET once ready." }),
+    error: z.string().optional(),
+  })
+  .meta({ id: "Export" });
