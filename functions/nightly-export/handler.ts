@@ -1,16 +1,13 @@
 import type { ScheduledEvent } from "aws-lambda";
 import { previousUtcDay, runNightlyExport } from "#shared/core/nightly-export.js";
-import { archiveStore, type Deps, defaultDeps } from "#shared/deps.js";
+import { archiveStore, type Deps, jobDeps } from "#shared/deps.js";
 import { logger } from "#shared/logger.js";
 import type { ArchiveStore } from "#shared/ports.js";
 
 /** EventBridge's scheduled event; `detail.day` (YYYY-MM-DD) reruns a given day by hand. */
 type NightlyEvent = Pick<ScheduledEvent, "time"> & { detail?: { day?: string } };
 
-export const makeHandler = (
-  deps: Deps = defaultDeps(),
-  archive: ArchiveStore = archiveStore(deps.config),
-) => {
+export const makeHandler = (deps: Deps = jobDeps(), archive: ArchiveStore = archiveStore(deps.config)) => {
   return async (event: NightlyEvent) => {
     const now = deps.clock.now();
     const day = event.detail?.day ?? previousUtcDay(new Date(event.time ?? now));

@@ -1,6 +1,13 @@
 import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { dynamoDocumentClient, s3Client, secretsClient, sqsClient } from "./adapters/clients.js";
+import {
+  dynamoDocumentClient,
+  JOB_REQUEST_TIMEOUT_MS,
+  newDocumentClient,
+  s3Client,
+  secretsClient,
+  sqsClient,
+} from "./adapters/clients.js";
 import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
 import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
 import { S3ArchiveStore } from "./adapters/s3-archive-store.js";
@@ -41,6 +48,16 @@ export function makeDeps(options: DepsOptions): Deps {
 }
 
 let memo: Deps | undefined;
+let jobMemo: Deps | undefined;
+
+/** Like {@link defaultDeps}, for jobs: the DynamoDB client waits longer for large pages. */
+export function jobDeps(): Deps {
+  jobMemo ??= makeDeps({
+    config: loadConfig(),
+    client: newDocumentClient(undefined, JOB_REQUEST_TIMEOUT_MS),
+  });
+  return jobMemo;
+}
 
 /** The production wiring, built once per container at cold start (config errors fail the init). */
 export function defaultDeps(): Deps {

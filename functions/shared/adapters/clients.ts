@@ -7,13 +7,21 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 /**
  * Module-scope SDK clients, made once per Lambda container. Endpoints come from the standard
  * `AWS_ENDPOINT_URL` variable, which the local runtime and tests point at moto. Short timeouts turn
- * a hung connection into a 503 long before the function's own timeout.
+ * a hung connection into a 503 long before API Gateway's 30 s; without `throwOnRequestTimeout` the
+ * SDK only logs a warning when a request overruns and keeps waiting.
  */
-const common = {
-  maxAttempts: 3,
-  retryMode: "standard",
-  requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000 },
-} as const;
+export const API_REQUEST_TIMEOUT_MS = 5_000;
+/** Jobs (exports) page through large result sets and upload 8 MiB parts: a longer leash. */
+export const JOB_REQUEST_TIMEOUT_MS = 60_000;
+
+function clientConfig(requestTimeout = API_REQUEST_TIMEOUT_MS) {
+  return {
+    maxAttempts: 3,
+    retryMode: "standard",
+    requestHandler: { connectionTimeout: 1_000, requestTimeout, throwOnRequestTimeout: true },
+  } as const;
+}
+const common = clientConfig();
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
@@ -26,10 +34,13 @@ export function sqsClient(): SQSClient {
 }
 
 /** A new document client with the service's defaults; `endpoint` overrides AWS_ENDPOINT_URL. */
-export function newDocumentClient(endpoint?: string): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ ...common, ...(endpoint ? { endpoint } : {}) }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+export function newDocumentClient(endpoint?: string, requestTimeout?: number): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ ...clientConfig(requestTimeout), ...(endpoint ? { endpoint } : {}) }),
+    {
+      marshallOptions: { removeUndefinedValues: true },
+    },
+  );
 }
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
@@ -38,7 +49,7 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 }
 
 export function s3Client(forcePathStyle = false): S3Client {
-  s3 ??= new S3Client({ ...common, forcePathStyle });
+  s3 ??= new S3Client({ ...clientConfig(JOB_REQUEST_TIMEOUT_MS), forcePathStyle });
   return s3;
 }
 
