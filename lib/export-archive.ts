@@ -75,53 +75,49 @@ export class ExportArchive extends Construct {
     });
   }
 
+  /** Get and list only: manifests read back, download URLs presigned. */
+  grantExportRead(role: iam.Role): void {
+    this.grantObjects(
+      role,
+      ["s3:GetObject"],
+      "Export keys are per workspace and day or per export id; GetObject needs the bucket's object ARN " +
+        "pattern. Read-only: no put, no delete.",
+    );
+  }
+
   /**
    * What the export job needs: write an object (with its retention, possibly as a multipart upload
    * it may abort), read it back to verify it, list what a previous, interrupted run already wrote so
    * it can resume, and read retention. No DeleteObject, no BypassGovernanceRetention, no bucket
    * configuration.
    */
-  /** Get and list only: reading manifests back (GET /v1/exports/nightly). */
-  grantExportRead(role: iam.Role): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [this.bucket.arnForObjects("*")] }),
+  grantExportWrite(role: iam.Role): void {
+    this.grantObjects(
+      role,
+      [
+        "s3:PutObject",
+        "s3:PutObjectRetention",
+        "s3:AbortMultipartUpload",
+        "s3:GetObject",
+        "s3:GetObjectRetention",
+      ],
+      "Export object keys are chosen per run (workspace, date, chunk); object actions need the " +
+        "bucket's object ARN pattern. The bucket is dedicated to exports and Object Lock protects it.",
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [this.bucket.bucketArn] }),
-    );
-    const logicalId = Stack.of(this).resolve((this.bucket.node.defaultChild as s3.CfnBucket).logicalId);
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
-      reason:
-        "Manifest keys are per workspace and day (exports/<ws>/<yyyy>/<mm>/<dd>/manifest.json); GetObject needs " +
-        "the bucket's object ARN pattern. Read-only: no put, no delete.",
-    });
   }
 
-  grantExportWrite(role: iam.Role): void {
-    const objects = this.bucket.arnForObjects("*");
+  /**
+   * Object actions on every key plus ListBucket (without it a missing key answers 403, not
+   * NoSuchKey). The wildcard finding is acknowledged on this one role only.
+   */
+  private grantObjects(role: iam.Role, actions: string[], reason: string): void {
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          "s3:PutObject",
-          "s3:PutObjectRetention",
-          "s3:AbortMultipartUpload",
-          "s3:GetObject",
-          "s3:GetObjectRetention",
-        ],
-        resources: [objects],
-      }),
+      new iam.PolicyStatement({ actions, resources: [this.bucket.arnForObjects("*")] }),
     );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [this.bucket.bucketArn] }),
     );
     const logicalId = Stack.of(this).resolve((this.bucket.node.defaultChild as s3.CfnBucket).logicalId);
-    // Acknowledged on this one role, so the finding stays suppressed nowhere else.
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`,
-      reason:
-        "Export object keys are chosen per run (workspace, date, chunk); object actions need the " +
-        "bucket's object ARN pattern. The bucket is dedicated to exports and Object Lock protects it.",
-    });
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/*]`, reason });
   }
 }

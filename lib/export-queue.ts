@@ -1,6 +1,7 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { deadLetterQueue } from "./dead-letter-queue.js";
 
 export interface ExportQueueProps {
   /** The worker's timeout: a message stays invisible six times as long, as AWS advises for SQS event sources. */
@@ -16,15 +17,7 @@ export class ExportQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: ExportQueueProps) {
     super(scope, id);
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason: "This queue is itself the dead-letter queue of the export request queue.",
-    });
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetterQueue", "the export request queue");
     this.queue = new sqs.Queue(this, "Queue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

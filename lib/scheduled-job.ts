@@ -1,9 +1,10 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
-import * as sqs from "aws-cdk-lib/aws-sqs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { deadLetterQueue } from "./dead-letter-queue.js";
 
 export interface ScheduledJobProps {
   /** The function to invoke. */
@@ -37,16 +38,7 @@ export class ScheduledJob extends Construct {
   constructor(scope: Construct, id: string, props: ScheduledJobProps) {
     super(scope, id);
 
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      // SQS-managed SSE: EventBridge can send to it without a key policy grant.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason: "This queue is itself the dead-letter queue of the scheduled rule's Lambda target.",
-    });
+    this.deadLetterQueue = deadLetterQueue(this, "DeadLetterQueue", "the scheduled rule's Lambda target");
 
     this.rule = new events.Rule(this, "Rule", {
       description: props.description,

@@ -1,6 +1,5 @@
-import type { EventQuery, EventStore } from "../ports.js";
+import type { EventQuery } from "../ports.js";
 import { typesInCategory } from "../schemas/catalogue.js";
-import type { StoredEvent } from "../schemas/event.js";
 import type { EventFilters } from "../schemas/query.js";
 
 /** The store query for the API's filters (GET /v1/events, exports): one mapping, used by both. */
