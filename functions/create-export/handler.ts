@@ -1,5 +1,6 @@
 import { createExport } from "#shared/core/exports.js";
-import { type Deps, defaultDeps, exportQueue } from "#shared/deps.js";
+import { type Deps, defaultDeps } from "#shared/deps.js";
+import { exportQueue } from "#shared/export-deps.js";
 import { json, jsonBody } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
 import type { ExportQueue } from "#shared/ports.js";

@@ -1,5 +1,6 @@
 import { getExport } from "#shared/core/exports.js";
-import { archiveStore, type Deps, defaultDeps } from "#shared/deps.js";
+import { type Deps, defaultDeps } from "#shared/deps.js";
+import { archiveStore } from "#shared/export-deps.js";
 import { json } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
 import type { ArchiveStore } from "#shared/ports.js";

@@ -1,6 +1,7 @@
 import type { ScheduledEvent } from "aws-lambda";
 import { previousUtcDay, runNightlyExport } from "#shared/core/nightly-export.js";
-import { archiveStore, type Deps, jobDeps } from "#shared/deps.js";
+import { type Deps, jobDeps } from "#shared/deps.js";
+import { archiveStore } from "#shared/export-deps.js";
 import { logger } from "#shared/logger.js";
 import type { ArchiveStore } from "#shared/ports.js";
 

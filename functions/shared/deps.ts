@@ -4,19 +4,14 @@ import {
   dynamoDocumentClient,
   JOB_REQUEST_TIMEOUT_MS,
   newDocumentClient,
-  s3Client,
   secretsClient,
-  sqsClient,
 } from "./adapters/clients.js";
 import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
 import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
-import { S3ArchiveStore } from "./adapters/s3-archive-store.js";
-import { SqsExportQueue } from "./adapters/sqs-export-queue.js";
 import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
 import { type Config, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
-import type { ArchiveStore, ExportQueue } from "./ports.js";
 
 export type Deps = EventsDeps & { config: Config };
 
@@ -79,18 +74,4 @@ function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_I
       });
     return key;
   };
-}
-
-/** The export queue, for the function that accepts export requests. */
-export function exportQueue(config: Config): ExportQueue {
-  if (!config.EXPORT_QUEUE_URL)
-    throw new Error("invalid configuration: EXPORT_QUEUE_URL is required by this function");
-  return new SqsExportQueue(sqsClient(), config.EXPORT_QUEUE_URL);
-}
-
-/** The Object Lock export bucket, for the functions that have EXPORT_BUCKET. */
-export function archiveStore(config: Config): ArchiveStore {
-  if (!config.EXPORT_BUCKET)
-    throw new Error("invalid configuration: EXPORT_BUCKET is required by this function");
-  return new S3ArchiveStore(s3Client(config.S3_FORCE_PATH_STYLE), config.EXPORT_BUCKET);
 }
