@@ -122,7 +122,7 @@ function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): v
  */
 export function createLocalServer(resolve: (handlerName: string) => Promise<LambdaHandler>): Server {
   const routes = ROUTES.map(compile);
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     void (async () => {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
       // As API Gateway does, a static segment wins over a path variable (/v1/exports/nightly
@@ -168,6 +168,11 @@ export function createLocalServer(resolve: (handlerName: string) => Promise<Lamb
         });
     });
   });
+  // Idle keep-alive connections outlive the clients' own idle timeout, as a gateway's do: a server
+  // that closes first races the client's next request on the same socket ("other side closed").
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 /** Loads `functions/<name>/handler.ts` and returns its `handler` export, as Lambda would. */

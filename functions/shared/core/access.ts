@@ -1,5 +1,10 @@
 import { sha256Hex } from "../canonical.js";
-import { type AuthenticationFailure, TooManyRequestsError, UnauthorizedError } from "../errors.js";
+import {
+  type AuthenticationFailure,
+  NotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from "../errors.js";
 import type { Principal } from "../ports.js";
 import { OPERATOR_LOG } from "../table.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
@@ -112,6 +117,26 @@ export async function recordDenied(
     outcome: "failure",
     context: { reason, method: client.method, path: client.path, ...extra },
   });
+}
+
+/**
+ * The resource if it belongs to the caller's workspace. Otherwise 404, exactly as for an unknown
+ * id, and when it belongs to another workspace, that workspace gets an `access.denied` event.
+ */
+export async function ownedOrNotFound<T extends { workspaceId: string }>(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  resource: { type: string; id: string },
+  found: T | undefined,
+): Promise<T> {
+  if (found && found.workspaceId !== principal.workspaceId) {
+    await recordDenied(deps, found.workspaceId, principal, client, "cross_workspace", { resource });
+  }
+  if (!found || found.workspaceId !== principal.workspaceId) {
+    throw new NotFoundError(`no ${resource.type} ${resource.id} in this workspace`);
+  }
+  return found;
 }
 
 /** Every read of the log leaves one `audit.queried` event with the filters it used. */

@@ -2,13 +2,12 @@ import { createHash } from "node:crypto";
 import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { NotFoundError } from "../errors.js";
 import { CONTENT_TYPES, encoder } from "../export-formats.js";
 import { logger } from "../logger.js";
 import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
-import { actionEvent, type Client, recordDenied } from "./access.js";
+import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 import { storeQueryOf } from "./filters.js";
 import { validationError } from "./zod-errors.js";
@@ -165,14 +164,8 @@ export async function runExport(deps: WithArchive, exportId: string): Promise<Ex
  * and that workspace gets an `access.denied` event.
  */
 export async function getExport(deps: WithArchive, principal: Principal, client: Client, exportId: string) {
-  const job = /^[0-9A-Z]{26}$/.test(exportId) ? await deps.control.getExportJob(exportId) : undefined;
-  if (job && job.workspaceId !== principal.workspaceId) {
-    await recordDenied(deps, job.workspaceId, principal, client, "cross_workspace", {
-      resource: { type: "export", id: exportId },
-    });
-  }
-  if (!job || job.workspaceId !== principal.workspaceId)
-    throw new NotFoundError(`no export ${exportId} in this workspace`);
+  const found = /^[0-9A-Z]{26}$/.test(exportId) ? await deps.control.getExportJob(exportId) : undefined;
+  const job = await ownedOrNotFound(deps, principal, client, { type: "export", id: exportId }, found);
   if (job.status !== "ready" || !job.objectKey) return view(job);
   const url = await deps.archive.presignGet(
     job.objectKey,

@@ -1,7 +1,7 @@
-import { ConflictError, NotFoundError } from "../errors.js";
+import { ConflictError } from "../errors.js";
 import type { ApiKeyRecord, Principal } from "../ports.js";
 import { apiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from "../schemas/admin.js";
-import { actionEvent, type Client, recordDenied } from "./access.js";
+import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { hashToken, newToken } from "./api-keys.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 import { validationError } from "./zod-errors.js";
@@ -19,14 +19,7 @@ async function ownKey(
   keyId: string,
 ): Promise<ApiKeyRecord> {
   const key = /^[0-9a-f]{16}$/.test(keyId) ? await deps.control.getApiKey(keyId) : undefined;
-  if (key && key.workspaceId !== principal.workspaceId) {
-    await recordDenied(deps, key.workspaceId, principal, client, "cross_workspace", {
-      resource: { type: "apikey", id: keyId },
-    });
-  }
-  if (!key || key.workspaceId !== principal.workspaceId)
-    throw new NotFoundError(`no key ${keyId} in this workspace`);
-  return key;
+  return ownedOrNotFound(deps, principal, client, { type: "apikey", id: keyId }, key);
 }
 
 export async function createKey(deps: EventsDeps, principal: Principal, client: Client, body: unknown) {
