@@ -10,6 +10,13 @@ interface Credentials {
   workspaces: { id: string; keys: { writer: string; reader: string; admin: string } }[];
 }
 
+/** Runs one of the project's scripts (as `npm run …` would) against this file's runtime. */
+const runScript = (script: string, ...args: string[]) =>
+  execFileSync(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
+  }).toString();
+
 /** End to end: `npm start`'s own script, its moto, its bootstrap and sample data, over HTTP. */
 describe("the local runtime (npm start)", () => {
   let child: ChildProcess;
@@ -100,11 +107,7 @@ describe("the local runtime (npm start)", () => {
   });
 
   it("lets an operator create a workspace with the CLI, whose admin key then works", async () => {
-    const cli = (...args: string[]) =>
-      execFileSync(process.execPath, ["--import", "tsx", "scripts/admin.ts", ...args], {
-        cwd: ROOT,
-        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
-      }).toString();
+    const cli = (...args: string[]) => runScript("scripts/admin.ts", ...args);
     const created = cli("create-workspace", "acme-e2e", "--plan", "enterprise");
     const token = /admin key[^:]*: (alk_\S+)/.exec(created)?.[1];
     expect(token).toMatch(/^alk_[0-9a-f]{16}_/);
@@ -121,24 +124,10 @@ describe("the local runtime (npm start)", () => {
 
   it("runs the nightly export for a given day with npm run export:nightly", () => {
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const out = execFileSync(
-      process.execPath,
-      ["--import", "tsx", "scripts/export-nightly.ts", "--date", yesterday],
-      {
-        cwd: ROOT,
-        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
-      },
-    ).toString();
+    const out = runScript("scripts/export-nightly.ts", "--date", yesterday);
     // demo is enterprise: its day is written (usually empty: the sample log is recorded today).
     expect(out).toMatch(new RegExp(`${yesterday}\\s+demo\\s+created\\s+\\d+ events\\s+exports/demo/`));
-    const again = execFileSync(
-      process.execPath,
-      ["--import", "tsx", "scripts/export-nightly.ts", "--date", yesterday],
-      {
-        cwd: ROOT,
-        env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
-      },
-    ).toString();
+    const again = runScript("scripts/export-nightly.ts", "--date", yesterday);
     expect(again).toMatch(/demo\s+exists/);
   });
 

@@ -78,17 +78,13 @@ function occurredAtErrors(input: EventInput, now: Date, prefix: string): FieldEr
   return [];
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
+    while (next < items.length) await fn(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 interface Pending {
@@ -181,7 +177,7 @@ export async function recordEvents(
 
   const done: ({ id: string; status: ItemStatus } | undefined)[] = new Array(pending.length);
   try {
-    await mapLimit(
+    await forEachLimit(
       pending.map((p, i) => [p, i] as const),
       BATCH_WRITE_CONCURRENCY,
       async ([p, i]) => {
