@@ -1,19 +1,41 @@
-import type { SQSEvent } from "aws-lambda";
-import { runExport } from "#shared/core/exports.js";
+import type { Context, SQSEvent } from "aws-lambda";
+import { type RunExportOptions, runExport } from "#shared/core/exports.js";
 import { type Deps, jobDeps } from "#shared/deps.js";
-import { archiveStore } from "#shared/export-deps.js";
+import { archiveStore, exportQueue } from "#shared/export-deps.js";
 import { logger } from "#shared/logger.js";
-import type { ArchiveStore } from "#shared/ports.js";
+import type { ArchiveStore, ExportQueue } from "#shared/ports.js";
 
-/** SQS → one export per message. A failed export is marked failed, not retried (the client asks again). */
-export const makeHandler =
-  (deps: Deps = jobDeps(), archive: ArchiveStore = archiveStore(deps.config)) =>
-  async (event: SQSEvent) => {
+/**
+ * Time left when a run stops after its current part and queues the rest: producing and uploading
+ * one 8 MiB part takes seconds, so three minutes leaves room for a slow, heavily filtered page walk.
+ */
+export const HAND_OVER_MS = 3 * 60_000;
+
+export interface WorkerExtras {
+  archive?: ArchiveStore;
+  queue?: ExportQueue;
+  /** Tests: part size and when to hand over. */
+  run?: RunExportOptions;
+}
+
+/**
+ * SQS → one export per message (batch size 1). A run near Lambda's time limit hands over by queueing
+ * the export again; a run that throws leaves the message for redelivery, and the next resumes from
+ * the job's checkpoint.
+ */
+export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) => {
+  const archive = extras.archive ?? archiveStore(deps.config);
+  const queue = extras.queue ?? exportQueue(deps.config);
+  return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">) => {
     for (const record of event.Records) {
       const { exportId } = JSON.parse(record.body) as { exportId: string };
-      const job = await runExport({ ...deps, archive }, exportId);
-      logger.info("export finished", { exportId, status: job?.status, eventCount: job?.eventCount });
+      const job = await runExport({ ...deps, archive, exportQueue: queue }, exportId, {
+        timeIsShort: () => (context ? context.getRemainingTimeInMillis() < HAND_OVER_MS : false),
+        ...extras.run,
+      });
+      logger.info("export run finished", { exportId, status: job?.status, eventCount: job?.eventCount });
     }
   };
+};
 
 export const handler = makeHandler();

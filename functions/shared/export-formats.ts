@@ -1,4 +1,4 @@
-import { Readable, Transform } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { stringify as stringifySync } from "csv-stringify/sync";
 import { inFieldOrder, type StoredEvent } from "./schemas/event.js";
 
@@ -101,39 +101,112 @@ export function eventFromCsv(record: Record<string, string>): StoredEvent {
 
 const CSV_OPTIONS = { record_delimiter: "\r\n" } as const;
 
-/** A Transform from stored events (object mode) to the bytes of one export file. */
-export function encoder(format: ExportFormat): Transform {
-  let first = true;
-  const encode = (event: StoredEvent): string => {
-    if (format === "csv") {
-      const header = first ? stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS) : "";
-      return header + stringifySync([csvRow(event)], CSV_OPTIONS);
-    }
-    const line = JSON.stringify(inFieldOrder(event));
-    return format === "ndjson" ? `${line}\n` : `${first ? "[\n" : ",\n"}${line}`;
-  };
-  return new Transform({
-    writableObjectMode: true,
-    transform(event: StoredEvent, _encoding, done) {
-      const chunk = encode(event);
-      first = false;
-      done(null, chunk);
-    },
-    flush(done) {
-      if (format === "json") done(null, first ? "[]\n" : "\n]\n");
-      else if (format === "csv" && first) done(null, stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS));
-      else done(null, "");
-    },
-  });
+/**
+ * The bytes one event adds to a file in `format`, given how many events precede it (the CSV header
+ * and the JSON array's opening come with the first). Stateless, so an export that stops after any
+ * event can resume from its count.
+ */
+export function encodeEvent(format: ExportFormat, event: StoredEvent, index: number): string {
+  if (format === "csv") {
+    const header = index === 0 ? stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS) : "";
+    return header + stringifySync([csvRow(event)], CSV_OPTIONS);
+  }
+  const line = JSON.stringify(inFieldOrder(event));
+  return format === "ndjson" ? `${line}\n` : `${index === 0 ? "[\n" : ",\n"}${line}`;
 }
 
-/** Encodes events into one buffer (small exports, tests). Large exports pipe {@link encoder} instead. */
+/** The bytes that close a file of `count` events. */
+export function encodeEnd(format: ExportFormat, count: number): string {
+  if (format === "json") return count === 0 ? "[]\n" : "\n]\n";
+  if (format === "csv" && count === 0) return stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS);
+  return "";
+}
+
+/** Encodes events into one buffer (tests, small files). Exports use {@link PartEncoder}. */
 export async function encodeAll(
   events: Iterable<StoredEvent> | AsyncIterable<StoredEvent>,
   format: ExportFormat,
 ): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  const stream = Readable.from(events).pipe(encoder(format));
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as string | Buffer));
-  return Buffer.concat(chunks);
+  const chunks: string[] = [];
+  let count = 0;
+  for await (const event of events) chunks.push(encodeEvent(format, event, count++));
+  chunks.push(encodeEnd(format, count));
+  return Buffer.from(chunks.join(""), "utf8");
+}
+
+/** Uncompressed bytes per gzip member: deflate's window is 32 KiB, so restarting costs nothing. */
+const GZIP_BLOCK = 1024 * 1024;
+
+/**
+ * Cuts an export file into upload parts of at least `partSize` bytes (the last may be smaller),
+ * each ending at an event boundary. With gzip the file is a series of gzip members of about 1 MiB of
+ * input each, which every gunzip reads as one stream (RFC 1952 §2.2), and a part holds whole
+ * members. So an export can stop after any part and resume from the last event that part holds,
+ * and the same events always give the same bytes (compression is synchronous, per block).
+ */
+export class PartEncoder {
+  private block: string[] = [];
+  private blockBytes = 0;
+  private part: Buffer[] = [];
+  private partBytes = 0;
+  private count: number;
+
+  constructor(
+    private readonly format: ExportFormat,
+    private readonly gzip: boolean,
+    private readonly partSize: number,
+    /** Events already written by earlier parts (when resuming). */
+    eventsBefore = 0,
+    /** Uncompressed bytes per block (per gzip member); smaller in tests. */
+    private readonly blockBytesMax = GZIP_BLOCK,
+  ) {
+    this.count = eventsBefore;
+  }
+
+  /** Adds one event; returns a finished part when the buffered output reached `partSize`. */
+  add(event: StoredEvent): Buffer | undefined {
+    const text = encodeEvent(this.format, event, this.count++);
+    this.block.push(text);
+    this.blockBytes += Buffer.byteLength(text);
+    if (this.blockBytes >= this.blockBytesMax) this.flushBlock();
+    if (this.partBytes < this.partSize) return undefined;
+    return this.cut();
+  }
+
+  /** Closes the file: the last part (possibly empty when the file ended exactly at a part). */
+  end(): Buffer {
+    const text = encodeEnd(this.format, this.count);
+    if (text) {
+      this.block.push(text);
+      this.blockBytes += Buffer.byteLength(text);
+    }
+    // An empty gzip file is still one (empty) member, so it decompresses to nothing.
+    if (this.gzip && this.count === 0 && this.blockBytes === 0 && this.partBytes === 0) {
+      this.part.push(gzipSync(Buffer.alloc(0)));
+      this.partBytes = this.part[0]?.length ?? 0;
+    }
+    return this.cut();
+  }
+
+  get eventCount(): number {
+    return this.count;
+  }
+
+  private flushBlock(): void {
+    if (this.blockBytes === 0) return;
+    const raw = Buffer.from(this.block.join(""), "utf8");
+    const out = this.gzip ? gzipSync(raw) : raw;
+    this.part.push(out);
+    this.partBytes += out.length;
+    this.block = [];
+    this.blockBytes = 0;
+  }
+
+  private cut(): Buffer {
+    this.flushBlock();
+    const part = Buffer.concat(this.part);
+    this.part = [];
+    this.partBytes = 0;
+    return part;
+  }
 }

@@ -18,3 +18,36 @@ export function merkleRoot(leavesHex: readonly string[]): string {
   };
   return hash(0, leavesHex.length).toString("hex");
 }
+
+/**
+ * {@link merkleRoot} one leaf at a time, in O(log n) memory: keeps the roots of the perfect subtrees
+ * that make up the leaves so far (largest first). RFC 6962's tree over n leaves is those subtrees
+ * joined right to left, so the root needs no second pass over the leaves.
+ */
+export class MerkleAccumulator {
+  private readonly stack: { size: number; hash: Buffer }[] = [];
+  private count = 0;
+
+  add(leafHex: string): void {
+    let node = { size: 1, hash: sha256(Buffer.from([0]), Buffer.from(leafHex, "hex")) };
+    for (let top = this.stack.at(-1); top && top.size === node.size; top = this.stack.at(-1)) {
+      this.stack.pop();
+      node = { size: top.size * 2, hash: sha256(Buffer.from([1]), top.hash, node.hash) };
+    }
+    this.stack.push(node);
+    this.count++;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  root(): string {
+    let acc = this.stack.at(-1)?.hash;
+    if (!acc) return sha256().toString("hex");
+    for (let i = this.stack.length - 2; i >= 0; i--) {
+      acc = sha256(Buffer.from([1]), (this.stack[i] as { hash: Buffer }).hash, acc);
+    }
+    return acc.toString("hex");
+  }
+}

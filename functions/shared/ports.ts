@@ -35,6 +35,8 @@ export interface EventQuery {
   limit: number;
   /** Items whose expiresAt is at or before this (epoch seconds) are never returned. */
   nowEpochSeconds: number;
+  /** Oldest first (the nightly files); newest first when absent. */
+  ascending?: boolean;
 }
 
 export interface EventPage {
@@ -55,7 +57,7 @@ export interface EventStore {
   /** Workspaces holding an event with this id; used only to report cross-workspace attempts. */
   findOwners(id: string): Promise<string[]>;
   query(query: EventQuery): Promise<EventPage>;
-  /** Every match of a query, newest first, read page by page (for exports). */
+  /** Every match of a query, newest first unless `ascending`, read page by page (for exports). */
   stream(query: Omit<EventQuery, "limit">): AsyncIterable<StoredEvent>;
 }
 
@@ -125,8 +127,11 @@ export interface ControlStore {
   markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;
   putExportJob(job: ExportJob): Promise<boolean>;
   getExportJob(exportId: string): Promise<ExportJob | undefined>;
-  /** Replaces the job's mutable fields (status and results). */
-  updateExportJob(job: ExportJob): Promise<void>;
+  /**
+   * Replaces the job if its stored revision is `job.revision - 1` (optimistic concurrency: two
+   * workers handed the same job cannot both move it on); false when another update came first.
+   */
+  updateExportJob(job: ExportJob): Promise<boolean>;
 }
 
 /** An on-demand export, from request to file. */
@@ -138,6 +143,8 @@ export interface ExportJob {
   /** The normalised filters, as GET /v1/events takes them. */
   filters: Record<string, string>;
   status: "pending" | "running" | "ready" | "failed";
+  /** Bumped by every update; see {@link ControlStore.updateExportJob}. */
+  revision: number;
   createdAt: string;
   /** Who asked, from where: the audit.exported event names them. */
   createdBy: { keyId: string; sourceIp: string; userAgent?: string };
@@ -147,11 +154,39 @@ export interface ExportJob {
   sha256?: string;
   finishedAt?: string;
   error?: string;
+  /** Invocations that started work on the job; past the limit it fails rather than loop. */
+  attempts?: number;
+  /** The file so far, when a run handed over or died after uploading parts. */
+  progress?: FileCheckpoint;
 }
 
 /** Hands an export to the worker (SQS on AWS and in the local runtime). */
 export interface ExportQueue {
   enqueue(exportId: string): Promise<void>;
+}
+
+/** One uploaded part of a multipart upload, as CompleteMultipartUpload needs it. */
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+  /** Base64 SHA-256 of the part, checked by the store on upload and on completion. */
+  checksumSha256: string;
+  bytes: number;
+}
+
+/** Where a file stands after its last uploaded part: enough to resume in another invocation. */
+export interface FileCheckpoint {
+  uploadId: string;
+  parts: UploadedPart[];
+  /** Sort key (`recordedAt#id`) of the last event in the uploaded parts. */
+  lastKey: string;
+  eventCount: number;
+}
+
+export interface ObjectOptions {
+  contentType: string;
+  /** COMPLIANCE retention of the object. */
+  retainUntil: Date;
 }
 
 /** Write-once object storage (S3 with Object Lock on AWS, moto locally). */
@@ -160,18 +195,16 @@ export interface ArchiveStore {
    * Stores `body` under `key` only if the key is free, with COMPLIANCE retention until
    * `retainUntil` and an explicit SHA-256 checksum. Returns "exists" when the key was taken.
    */
-  putOnce(
-    key: string,
-    body: Buffer,
-    options: { contentType: string; retainUntil: Date },
-  ): Promise<"created" | "exists">;
+  putOnce(key: string, body: Buffer, options: ObjectOptions): Promise<"created" | "exists">;
   get(key: string): Promise<Buffer | undefined>;
-  /** Streams `body` into `key` (multipart, constant memory), locked until `retainUntil`. */
-  upload(
-    key: string,
-    body: NodeJS.ReadableStream,
-    options: { contentType: string; retainUntil: Date },
-  ): Promise<void>;
+  /** The object as a stream of chunks (large files), or undefined when absent. */
+  read(key: string): Promise<{ body: AsyncIterable<Uint8Array>; bytes: number } | undefined>;
+  /** Starts a multipart upload of `key` (retention and checksum algorithm set now); returns its id. */
+  startUpload(key: string, options: ObjectOptions): Promise<string>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<UploadedPart>;
+  /** Completes the upload only if `key` is free (`If-None-Match: *`); "exists" when it was taken. */
+  completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<"created" | "exists">;
+  abortUpload(key: string, uploadId: string): Promise<void>;
   /** A GET URL for `key` that expires after `seconds`. */
   presignGet(key: string, seconds: number, downloadName: string): Promise<string>;
 }

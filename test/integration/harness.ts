@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
 import { inject } from "vitest";
+import type { WorkerExtras } from "../../functions/export-worker/handler.js";
 import { newDocumentClient } from "../../functions/shared/adapters/clients.js";
 import { FixedClock } from "../../functions/shared/clock.js";
 import { loadConfig } from "../../functions/shared/config.js";
@@ -24,8 +25,14 @@ export interface TestApi {
   baseUrl: string;
   clock: FixedClock;
   deps: Deps;
-  /** Runs the export worker for every export requested so far; returns their ids. */
-  runQueuedExports(): Promise<string[]>;
+  /**
+   * Runs the export worker, one message per invocation like the SQS event source (batch size 1),
+   * until the queue is empty (hand-overs queue the export again; a run that throws is redelivered,
+   * as SQS would); returns the distinct export ids.
+   */
+  runQueuedExports(extras?: WorkerExtras): Promise<string[]>;
+  /** Invocations of the export worker so far. */
+  workerInvocations(): number;
   close(): Promise<void>;
 }
 
@@ -47,6 +54,7 @@ export async function startApi(
   // Exports queue in memory here; the test runs the worker when it chooses (npm start uses SQS).
   const queued: string[] = [];
   const exportQueue = { enqueue: async (id: string) => void queued.push(id) };
+  let invocations = 0;
   const server: Server = createLocalServer(async (name) => {
     const cached = cache.get(name);
     if (cached) return cached;
@@ -63,13 +71,25 @@ export async function startApi(
     baseUrl,
     clock,
     deps,
-    runQueuedExports: async () => {
+    runQueuedExports: async (extras = {}) => {
       const { makeHandler } = await import("../../functions/export-worker/handler.js");
-      const worker = makeHandler(deps);
-      const ids = queued.splice(0);
-      await worker({ Records: ids.map((id) => ({ body: JSON.stringify({ exportId: id }) })) } as never);
-      return ids;
+      const worker = makeHandler(deps, { queue: exportQueue, ...extras });
+      const ids = new Set<string>();
+      let failures = 0;
+      for (let id = queued.shift(); id !== undefined; id = queued.shift()) {
+        ids.add(id);
+        invocations++;
+        try {
+          await worker({ Records: [{ body: JSON.stringify({ exportId: id }) }] } as never);
+        } catch (err: unknown) {
+          // SQS leaves a failed message for redelivery; a test that wants a failure sees it here.
+          if (++failures > 10) throw err;
+          queued.push(id);
+        }
+      }
+      return [...ids];
     },
+    workerInvocations: () => invocations,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

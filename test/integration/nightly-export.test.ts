@@ -100,11 +100,14 @@ describe("nightly export to the Object Lock bucket", () => {
       status: "created",
       eventCount: 3,
       manifestKey: `${prefix()}manifest.json`,
+      dataKey: `${prefix()}events.ndjson.gz`,
+      dataSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(results.some((r) => r.workspaceId === perNode.id)).toBe(false);
 
     const manifest = JSON.parse((await read(`${prefix()}manifest.json`)).toString()) as Manifest;
     const data = await read(`${prefix()}events.ndjson.gz`);
+    expect(mine?.dataSha256).toBe(sha256Hex(data));
     const lines = gunzipSync(data)
       .toString()
       .trimEnd()

@@ -238,18 +238,15 @@ export class DynamoControlStore implements ControlStore {
     return item ? (item.job as ExportJob) : undefined;
   }
 
-  async updateExportJob(job: ExportJob): Promise<void> {
-    await this.update(
-      {
-        TableName: this.tableName,
-        Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
-        UpdateExpression: "SET #job = :job",
-        ConditionExpression: "attribute_exists(#pk)",
-        ExpressionAttributeNames: { "#pk": PK, "#job": "job" },
-        ExpressionAttributeValues: { ":job": job },
-      },
-      false,
-    );
+  async updateExportJob(job: ExportJob): Promise<boolean> {
+    return this.update({
+      TableName: this.tableName,
+      Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
+      UpdateExpression: "SET #job = :job",
+      ConditionExpression: "#job.#rev = :previous",
+      ExpressionAttributeNames: { "#job": "job", "#rev": "revision" },
+      ExpressionAttributeValues: { ":job": job, ":previous": job.revision - 1 },
+    });
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {

@@ -207,7 +207,7 @@ export class DynamoEventStore implements EventStore {
     }
   }
 
-  /** K-way merge of the plan's partitions by sort key, newest first, fetching pages on demand. */
+  /** K-way merge of the plan's partitions by sort key (newest first unless `ascending`), fetching pages on demand. */
   private async *merged(q: EventQuery): AsyncGenerator<StoredEvent & { sk: string }> {
     const plan = planQuery(q);
     const sources = plan.partitionKeys.map((pkValue) => new PartitionReader(this.opts, plan, pkValue, q));
@@ -216,7 +216,8 @@ export class DynamoEventStore implements EventStore {
       let best: PartitionReader | undefined;
       for (const s of sources) {
         const head = s.peek();
-        if (head && (!best || head.sk > (best.peek()?.sk ?? ""))) best = s;
+        const bestSk = best?.peek()?.sk ?? "";
+        if (head && (!best || (q.ascending ? head.sk < bestSk : head.sk > bestSk))) best = s;
       }
       if (!best) return;
       yield best.take();
@@ -286,7 +287,7 @@ function planQuery(q: EventQuery): QueryPlan {
   return chosen;
 }
 
-/** Reads one partition newest first, a DynamoDB page at a time, keeping a small buffer. */
+/** Reads one partition in the query's order, a DynamoDB page at a time, keeping a small buffer. */
 class PartitionReader {
   private buffer: (StoredEvent & { sk: string })[] = [];
   private lastKey: Record<string, unknown> | undefined;
@@ -325,7 +326,7 @@ class PartitionReader {
           ":lo": this.q.fromKey ?? "0",
           ":hi": this.q.beforeKey ?? "~",
         },
-        ScanIndexForward: false,
+        ScanIndexForward: this.q.ascending === true,
         Limit: this.opts.queryPageSize ?? this.q.limit + 1,
         ExclusiveStartKey: this.lastKey,
         // Only the table itself can read its own writes; GSIs are eventually consistent.

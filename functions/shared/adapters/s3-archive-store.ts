@@ -1,9 +1,15 @@
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { ArchiveStore } from "../ports.js";
+import type { ArchiveStore, ObjectOptions, UploadedPart } from "../ports.js";
 import { translateStorageError } from "./storage-errors.js";
 
 /**
@@ -38,40 +44,83 @@ export class S3ArchiveStore implements ArchiveStore {
       );
       return "created";
     } catch (err: unknown) {
-      if (
-        err instanceof Error &&
-        (err.name === "PreconditionFailed" ||
-          (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412)
-      ) {
-        return "exists";
-      }
+      if (isPreconditionFailed(err)) return "exists";
       translateStorageError(err, "archive put");
     }
   }
 
-  async upload(
-    key: string,
-    body: NodeJS.ReadableStream,
-    options: { contentType: string; retainUntil: Date },
-  ): Promise<void> {
+  async startUpload(key: string, options: ObjectOptions): Promise<string> {
     try {
-      await new Upload({
-        client: this.client,
-        // 8 MiB parts, 2 in flight: memory stays ~16 MiB whatever the export's size.
-        partSize: 8 * 1024 * 1024,
-        queueSize: 2,
-        params: {
+      const out = await this.client.send(
+        new CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: body as Readable,
           ContentType: options.contentType,
           ChecksumAlgorithm: "SHA256",
           ObjectLockMode: "COMPLIANCE",
           ObjectLockRetainUntilDate: options.retainUntil,
-        },
-      }).done();
+        }),
+      );
+      if (!out.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
+      return out.UploadId;
     } catch (err: unknown) {
-      translateStorageError(err, "archive upload");
+      translateStorageError(err, "archive upload start");
+    }
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<UploadedPart> {
+    const checksumSha256 = createHash("sha256").update(body).digest("base64");
+    try {
+      const out = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: body,
+          ChecksumAlgorithm: "SHA256",
+          ChecksumSHA256: checksumSha256,
+        }),
+      );
+      if (!out.ETag) throw new Error("UploadPart returned no ETag");
+      return { partNumber, etag: out.ETag, checksumSha256, bytes: body.length };
+    } catch (err: unknown) {
+      translateStorageError(err, "archive upload part");
+    }
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<"created" | "exists"> {
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          IfNoneMatch: "*",
+          MultipartUpload: {
+            Parts: parts.map((p) => ({
+              PartNumber: p.partNumber,
+              ETag: p.etag,
+              ChecksumSHA256: p.checksumSha256,
+            })),
+          },
+        }),
+      );
+      return "created";
+    } catch (err: unknown) {
+      if (isPreconditionFailed(err)) return "exists";
+      translateStorageError(err, "archive upload complete");
+    }
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+      );
+    } catch (err: unknown) {
+      if (err instanceof Error && err.name === "NoSuchUpload") return;
+      translateStorageError(err, "archive upload abort");
     }
   }
 
@@ -87,6 +136,16 @@ export class S3ArchiveStore implements ArchiveStore {
     );
   }
 
+  async read(key: string): Promise<{ body: AsyncIterable<Uint8Array>; bytes: number } | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { body: out.Body as AsyncIterable<Uint8Array>, bytes: out.ContentLength ?? 0 };
+    } catch (err: unknown) {
+      if (err instanceof Error && (err.name === "NoSuchKey" || err.name === "NotFound")) return undefined;
+      translateStorageError(err, "archive read");
+    }
+  }
+
   async get(key: string): Promise<Buffer | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
@@ -96,4 +155,12 @@ export class S3ArchiveStore implements ArchiveStore {
       translateStorageError(err, "archive get");
     }
   }
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err.name === "PreconditionFailed" ||
+      (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412)
+  );
 }

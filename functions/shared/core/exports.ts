@@ -1,14 +1,11 @@
-import { createHash } from "node:crypto";
-import { PassThrough, Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
-import { CONTENT_TYPES, encoder } from "../export-formats.js";
+import { CONTENT_TYPES } from "../export-formats.js";
 import { logger } from "../logger.js";
 import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
+import { type FileResult, writeExportFile } from "./export-file.js";
 import { storeQueryOf } from "./filters.js";
 import { validationError } from "./zod-errors.js";
 
@@ -62,6 +59,7 @@ export async function createExport(
       string
     >,
     status: "pending",
+    revision: 0,
     createdAt: now.toISOString(),
     createdBy: { keyId: principal.keyId, sourceIp: client.sourceIp, userAgent: client.userAgent },
   };
@@ -70,77 +68,110 @@ export async function createExport(
   return view(job);
 }
 
+/** Invocations in a row without a new part before a job is marked failed (the queue's maxReceiveCount). */
+export const MAX_EXPORT_ATTEMPTS = 3;
+
+export interface RunExportOptions {
+  /** True when the invocation should hand the rest over (Lambda's time nearly spent). */
+  timeIsShort?: () => boolean;
+  partBytes?: number;
+}
+
+export type RunExportDeps = WithArchive & { exportQueue: ExportQueue };
+
 /**
- * Writes one export: the paged query streamed through the encoder (and gzip) into a multipart
- * upload, hashing and counting on the way, so memory stays flat whatever the size. Then the job is
- * `ready` and the log gets `audit.exported` with the count and the file's SHA-256.
+ * Writes one export: the paged query, oldest-to-newest as the API pages it (newest first), through
+ * the encoder into a multipart upload, so memory stays flat whatever the size. After every part
+ * the job item records where the file stands; when `timeIsShort()` the run stops there and queues
+ * the job again, and the next invocation resumes after the last event written. A run that dies is
+ * redelivered by the queue and resumes the same way; after {@link MAX_EXPORT_ATTEMPTS} runs without
+ * progress the job is `failed`. The query is pinned to the job's creation (events recorded later
+ * and expiries after it change nothing), so every invocation reads the same log.
+ *
+ * When the file is complete the job is `ready` and the log gets `audit.exported` with the count and
+ * the file's SHA-256.
  */
-export async function runExport(deps: WithArchive, exportId: string): Promise<ExportJob | undefined> {
-  const job = await deps.control.getExportJob(exportId);
-  if (!job || job.status === "ready") return job;
-  await deps.control.updateExportJob({ ...job, status: "running" });
-  const hash = createHash("sha256");
-  let bytes = 0;
-  let eventCount = 0;
+export async function runExport(
+  deps: RunExportDeps,
+  exportId: string,
+  options: RunExportOptions = {},
+): Promise<ExportJob | undefined> {
+  const found = await deps.control.getExportJob(exportId);
+  if (!found || found.status === "ready" || found.status === "failed") return found;
+  let job: ExportJob = {
+    ...found,
+    status: "running",
+    attempts: (found.attempts ?? 0) + 1,
+    revision: found.revision + 1,
+  };
+  // Another worker moved the job on since we read it: it is theirs.
+  if (!(await deps.control.updateExportJob(job))) return deps.control.getExportJob(exportId);
+
   const objectKey = `on-demand/${job.workspaceId}/${job.exportId}.${extension(job)}`;
+  const createdAt = new Date(job.createdAt);
+  const query = storeQueryOf(
+    job.workspaceId,
+    job.filters as EventFilters,
+    Math.floor(createdAt.getTime() / 1000),
+  );
+  const snapshotKey = `${job.createdAt}~`; // after every sort key recorded at or before createdAt
+  const upper = [query.beforeKey, snapshotKey, job.progress?.lastKey]
+    .filter((k): k is string => k !== undefined)
+    .sort()[0];
+  let result: FileResult;
   try {
-    const now = deps.clock.now();
-    const query = storeQueryOf(
-      job.workspaceId,
-      job.filters as EventFilters,
-      Math.floor(now.getTime() / 1000),
-    );
-    const counted = async function* () {
-      for await (const event of deps.events.stream(query)) {
-        eventCount++;
-        yield event;
-      }
-    };
-    const measure = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        bytes += chunk.length;
-        done(null, chunk);
+    result = await writeExportFile({
+      archive: deps.archive,
+      key: objectKey,
+      contentType: job.gzip ? "application/gzip" : CONTENT_TYPES[job.format],
+      retainUntil: new Date(createdAt.getTime() + ON_DEMAND_LOCK_MS),
+      format: job.format,
+      gzip: job.gzip,
+      partBytes: options.partBytes,
+      events: deps.events.stream({ ...query, beforeKey: upper }),
+      resume: job.progress,
+      afterPart: async (progress) => {
+        job = { ...job, progress, attempts: 0, revision: job.revision + 1 };
+        if (!(await deps.control.updateExportJob(job))) throw new LostJobError(exportId);
+        return options.timeIsShort?.() ? "stop" : "continue";
       },
     });
-    const body = new PassThrough();
-    const stages = [
-      Readable.from(counted()),
-      encoder(job.format),
-      ...(job.gzip ? [createGzip()] : []),
-      measure,
-      body,
-    ] as const;
-    const uploaded = deps.archive
-      .upload(objectKey, body, {
-        contentType: job.gzip ? "application/gzip" : CONTENT_TYPES[job.format],
-        retainUntil: new Date(now.getTime() + ON_DEMAND_LOCK_MS),
-      })
-      .catch((err: unknown) => {
-        body.destroy(err as Error); // unblock the pipeline, which then fails too
-        throw err;
-      });
-    await Promise.all([pipeline(stages as unknown as [Readable, ...Transform[]]), uploaded]);
   } catch (err: unknown) {
-    logger.error("export failed", { exportId, error: err as Error });
+    if (err instanceof LostJobError) return deps.control.getExportJob(exportId);
+    logger.error("export run failed", { exportId, attempts: job.attempts, error: err as Error });
+    if ((job.attempts ?? 0) < MAX_EXPORT_ATTEMPTS) throw err; // the queue redelivers; the next run resumes
+    if (job.progress) await deps.archive.abortUpload(objectKey, job.progress.uploadId).catch(() => undefined);
     const failed: ExportJob = {
       ...job,
       status: "failed",
+      revision: job.revision + 1,
+      progress: undefined,
+      finishedAt: deps.clock.now().toISOString(),
       error: "the export could not be written; create a new one",
     };
     await deps.control.updateExportJob(failed);
     return failed;
   }
+
+  if (result.status === "stopped") {
+    await deps.exportQueue.enqueue(exportId);
+    logger.info("export handed over", { exportId, events: result.checkpoint.eventCount });
+    return job;
+  }
   const ready: ExportJob = {
     ...job,
     status: "ready",
+    revision: job.revision + 1,
     objectKey,
-    eventCount,
-    bytes,
-    sha256: hash.digest("hex"),
+    eventCount: result.eventCount,
+    bytes: result.bytes,
+    sha256: result.sha256,
+    progress: undefined,
     finishedAt: deps.clock.now().toISOString(),
   };
   await recordServiceEvent(deps, job.workspaceId, {
+    // A fixed id: a run that dies after this write and before the job update replays it, once.
+    id: `exported-${job.exportId}`,
     type: "audit.exported",
     actor: { type: "api_key", id: job.createdBy.keyId },
     sourceIp: job.createdBy.sourceIp,
@@ -150,12 +181,19 @@ export async function runExport(deps: WithArchive, exportId: string): Promise<Ex
       exportId: job.exportId,
       format: job.format,
       filters: job.filters,
-      count: eventCount,
-      sha256: ready.sha256 as string,
+      count: result.eventCount,
+      sha256: result.sha256,
     },
   });
   await deps.control.updateExportJob(ready);
   return ready;
+}
+
+/** Another invocation moved the job on: this one stops without touching it. */
+class LostJobError extends Error {
+  constructor(exportId: string) {
+    super(`export ${exportId} was moved on by another invocation`);
+  }
 }
 
 /**

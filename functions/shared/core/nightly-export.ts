@@ -1,13 +1,11 @@
-import { gzipSync } from "node:zlib";
 import { sha256Hex } from "../canonical.js";
 import { ValidationError } from "../errors.js";
-import { encodeAll } from "../export-formats.js";
-import { merkleRoot } from "../merkle.js";
+import { MerkleAccumulator } from "../merkle.js";
 import type { ArchiveStore, ControlStore, EventStore, Principal, WorkspaceRecord } from "../ports.js";
-import type { StoredEvent } from "../schemas/event.js";
 import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
 import { type Client, recordQueried } from "./access.js";
 import type { EventsDeps } from "./events.js";
+import { writeExportFile } from "./export-file.js";
 import { validationError } from "./zod-errors.js";
 
 export interface NightlyExportDeps {
@@ -22,6 +20,8 @@ export interface DayExport {
   status: "created" | "exists";
   eventCount: number;
   manifestKey: string;
+  dataKey: string;
+  dataSha256: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -37,82 +37,92 @@ export function dayPrefix(workspaceId: string, day: string): string {
   return `exports/${workspaceId}/${day.replaceAll("-", "/")}/`;
 }
 
-/** Every event recorded on `day` (UTC), oldest first, excluding expired ones. */
-async function eventsOfDay(
-  events: EventStore,
-  workspaceId: string,
-  day: string,
-  nowEpochSeconds: number,
-): Promise<StoredEvent[]> {
-  const start = `${day}T00:00:00.000Z`;
-  const end = new Date(Date.parse(start) + DAY_MS).toISOString();
-  const out: StoredEvent[] = [];
-  for await (const event of events.stream({
-    workspaceId,
-    fromKey: start,
-    beforeKey: end,
-    nowEpochSeconds,
-  }))
-    out.push(event);
-  return out.reverse();
-}
-
 /**
  * Writes one workspace-day: `events.ndjson.gz` then `manifest.json`, both write-once with COMPLIANCE
- * retention until the day plus the workspace's retention. The manifest names the previous day's
- * manifest hash, so the days form a chain and a missing day is detectable. A rerun is a no-op; a
- * run cut off between the two objects is completed by the next one, provided the data matches.
+ * retention until the day plus the workspace's retention. The events are streamed oldest first
+ * from the log into the file (constant memory; the manifest's Merkle root is built on the way). The
+ * manifest names the previous day's manifest hash, so the days form a chain and a missing day is
+ * detectable.
  *
- * Not yet (the exports issue): streaming with constant memory, and hand-over before the Lambda
- * time limit. A day is built in memory.
+ * Reruns: a day whose manifest exists is a no-op. A run cut off before its data object completed
+ * left nothing visible (an unfinished multipart upload, which the bucket's lifecycle aborts), so
+ * the rerun writes the day from the start; one cut off between the two objects finds the data
+ * object taken, checks that it holds exactly the bytes the day gives now, and writes the manifest.
  */
 export async function exportDay(
   deps: NightlyExportDeps,
   workspace: WorkspaceRecord,
   day: string,
   now: Date,
+  partBytes?: number,
 ): Promise<DayExport> {
   const prefix = dayPrefix(workspace.workspaceId, day);
   const manifestKey = `${prefix}manifest.json`;
   const existing = await deps.archive.get(manifestKey);
   if (existing) {
-    const manifest = JSON.parse(existing.toString("utf8")) as { eventCount: number };
+    const manifest = JSON.parse(existing.toString("utf8")) as NightlyManifest;
     return {
       workspaceId: workspace.workspaceId,
       day,
       status: "exists",
       eventCount: manifest.eventCount,
       manifestKey,
+      dataKey: manifest.data.key,
+      dataSha256: manifest.data.sha256,
     };
   }
 
-  const events = await eventsOfDay(deps.events, workspace.workspaceId, day, Math.floor(now.getTime() / 1000));
-  const data = gzipSync(await encodeAll(events, "ndjson"));
-  const retainUntil = new Date(Date.parse(`${day}T00:00:00.000Z`) + workspace.retentionDays * DAY_MS);
+  const start = `${day}T00:00:00.000Z`;
+  const retainUntil = new Date(Date.parse(start) + workspace.retentionDays * DAY_MS);
   const dataKey = `${prefix}events.ndjson.gz`;
-  if (
-    (await deps.archive.putOnce(dataKey, data, { contentType: "application/x-ndjson", retainUntil })) ===
-    "exists"
-  ) {
-    const stored = await deps.archive.get(dataKey);
-    if (!stored || sha256Hex(stored) !== sha256Hex(data)) {
-      throw new Error(`${dataKey} exists with other content; the day changed after a partial export`);
-    }
+  const merkle = new MerkleAccumulator();
+  let firstRecordedAt: string | null = null;
+  let lastRecordedAt: string | null = null;
+  const written = await writeExportFile({
+    archive: deps.archive,
+    key: dataKey,
+    contentType: "application/x-ndjson",
+    retainUntil,
+    format: "ndjson",
+    gzip: true,
+    partBytes,
+    events: deps.events.stream({
+      workspaceId: workspace.workspaceId,
+      fromKey: start,
+      beforeKey: new Date(Date.parse(start) + DAY_MS).toISOString(),
+      nowEpochSeconds: Math.floor(now.getTime() / 1000),
+      ascending: true,
+    }),
+    onEvent: (event) => {
+      merkle.add(event.hash);
+      firstRecordedAt ??= event.recordedAt;
+      lastRecordedAt = event.recordedAt;
+    },
+  });
+  if (written.status !== "written") throw new Error("a nightly file cannot stop half-way");
+  if (written.put === "exists" && written.producedSha256 !== written.sha256) {
+    throw new Error(`${dataKey} exists with other content; the day changed after a partial export`);
   }
 
   const previous = await deps.archive.get(
-    `${dayPrefix(workspace.workspaceId, previousUtcDay(new Date(`${day}T00:00:00.000Z`)))}manifest.json`,
+    `${dayPrefix(workspace.workspaceId, previousUtcDay(new Date(start)))}manifest.json`,
   );
   const manifest: NightlyManifest = {
     version: 1,
     workspace: workspace.workspaceId,
     day,
-    eventCount: events.length,
-    firstRecordedAt: events[0]?.recordedAt ?? null,
-    lastRecordedAt: events.at(-1)?.recordedAt ?? null,
-    data: { key: dataKey, sha256: sha256Hex(data), bytes: data.length, encoding: "gzip", format: "ndjson" },
+    eventCount: written.eventCount,
+    firstRecordedAt,
+    lastRecordedAt,
+    data: {
+      key: dataKey,
+      sha256: written.sha256,
+      bytes: written.bytes,
+      encoding: "gzip",
+      format: "ndjson",
+    },
     eventHashes: {
-      merkleRoot: merkleRoot(events.map((e) => e.hash)),
+      merkleRoot: merkle.root(),
       algorithm: "RFC 6962 SHA-256, leaves in file order",
     },
     previousManifestSha256: previous ? sha256Hex(previous) : null,
@@ -121,12 +131,17 @@ export async function exportDay(
   const status = await deps.archive.putOnce(
     manifestKey,
     Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
-    {
-      contentType: "application/json",
-      retainUntil,
-    },
+    { contentType: "application/json", retainUntil },
   );
-  return { workspaceId: workspace.workspaceId, day, status, eventCount: events.length, manifestKey };
+  return {
+    workspaceId: workspace.workspaceId,
+    day,
+    status,
+    eventCount: written.eventCount,
+    manifestKey,
+    dataKey,
+    dataSha256: written.sha256,
+  };
 }
 
 /** The nightly job: every enterprise workspace's `day`, one after another. */
