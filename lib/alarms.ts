@@ -4,11 +4,18 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 
 export interface AlarmsProps {
+  /**
+   * CloudWatch namespace of the metrics the service derives from its own logs (see
+   * {@link Alarms.onLogMessage}). Give each stage its own (`AuditLog/<stage>`): a metric filter cannot
+   * add a constant dimension, so stages that share an account would otherwise count into one metric.
+   */
+  readonly metricNamespace: string;
   /**
    * Subscribed to the topic by email (the recipient must confirm the subscription).
    * @default - no subscription; subscribe a pager or chat integration to the topic yourself
@@ -36,10 +43,13 @@ export class Alarms extends Construct {
   readonly topicKey: kms.Key;
   private readonly action: actions.SnsAction;
   private readonly period: Duration;
+  /** Namespace of the log-derived metrics. */
+  readonly metricNamespace: string;
 
-  constructor(scope: Construct, id: string, props: AlarmsProps = {}) {
+  constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
     this.period = props.period ?? Duration.minutes(5);
+    this.metricNamespace = props.metricNamespace;
 
     this.topicKey = new kms.Key(this, "TopicKey", {
       description: "Encrypts the audit log alarm topic",
@@ -69,6 +79,29 @@ export class Alarms extends Construct {
   watchFunction(id: string, fn: lambda.IFunction): void {
     this.atLeastOnce(`${id}Errors`, fn.metricErrors({ period: this.period }), `${id}: invocation errors`);
     this.atLeastOnce(`${id}Throttles`, fn.metricThrottles({ period: this.period }), `${id}: throttled`);
+  }
+
+  /**
+   * Counts the lines of `logGroup` whose JSON `message` field is exactly `message` (the Powertools
+   * logger writes one JSON object per line), as metric `id` in {@link metricNamespace}, and alarms on
+   * the first one. The filter emits nothing when no line matches, so quiet periods are missing data,
+   * which does not alarm.
+   */
+  onLogMessage(
+    id: string,
+    logGroup: logs.ILogGroup,
+    message: string,
+    description: string,
+  ): { filter: logs.MetricFilter; alarm: cloudwatch.Alarm } {
+    const filter = new logs.MetricFilter(this, `${id}Filter`, {
+      logGroup,
+      filterPattern: logs.FilterPattern.stringValue("$.message", "=", message),
+      metricNamespace: this.metricNamespace,
+      metricName: id,
+      metricValue: "1",
+    });
+    const alarm = this.atLeastOnce(id, filter.metric({ statistic: "Sum", period: this.period }), description);
+    return { filter, alarm };
   }
 
   /**

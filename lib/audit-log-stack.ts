@@ -11,6 +11,7 @@ import type { Config } from "../functions/shared/config.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
 import { ControlIndex } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
+import { DESTINATION_DELIVERY_FAILED, DestinationSecrets } from "./destination-secrets.js";
 import { ExportArchive } from "./export-archive.js";
 import { ExportQueue } from "./export-queue.js";
 import { AuditHttpApi } from "./http-api.js";
@@ -37,12 +38,21 @@ export interface HandlerSpec {
   /** May read the HMAC key that seals paging cursors. */
   readonly cursorSecret?: boolean;
   /**
+   * Customers' export-destination credentials in Secrets Manager (`audit-log/<stage>/destinations/`,
+   * see {@link DestinationSecrets}), and `DESTINATION_SECRET_PREFIX`: "write" may create a
+   * workspace's secret and put new values (never read one back); "read" may only get the value.
+   */
+  readonly destinationSecrets?: "write" | "read";
+  /**
    * The Object Lock bucket, and `EXPORT_BUCKET`: "write" may put objects with retention (and read
    * them back); "read" may only get and list.
    */
   readonly exportBucket?: "write" | "read";
-  /** The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is fed by it. */
-  readonly exportQueue?: "send" | "consume";
+  /**
+   * The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is
+   * fed by it (batch size 1). The worker does both: it queues the rest of an export to hand over.
+   */
+  readonly exportQueue?: readonly ("send" | "consume")[];
   /**
    * Required for every handler in `SCHEDULES` (functions/shared/routes.ts, which also says when it
    * runs, for EventBridge and the local runtime alike): how stale an undelivered run may become.
@@ -70,7 +80,12 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
   "revoke-key": { description: "DELETE /v1/keys/{keyId}", control: { update: ["apiKey"] } },
   "get-settings": { description: "GET /v1/settings" },
-  "put-settings": { description: "PUT /v1/settings", control: { update: ["workspace"] } },
+  // Stores the secret access key of a customer export destination; the rest of it is in the workspace.
+  "put-settings": {
+    description: "PUT /v1/settings",
+    control: { update: ["workspace"] },
+    destinationSecrets: "write",
+  },
   "list-nightly-exports": {
     description: "GET /v1/exports/nightly: manifests of nightly exports",
     exportBucket: "read",
@@ -78,7 +93,7 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "create-export": {
     description: "POST /v1/exports: queue an export",
     control: { create: ["exportJob"] },
-    exportQueue: "send",
+    exportQueue: ["send"],
   },
   // Presigning a download URL needs s3:GetObject on the signer.
   "get-export": { description: "GET /v1/exports/{id}: status and download URL", exportBucket: "read" },
@@ -88,7 +103,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     appendEvents: true,
     control: { update: ["exportJob"] },
     exportBucket: "write",
-    exportQueue: "consume",
+    // Fed by the queue; sends the export back to it to hand over before the 15-minute limit.
+    exportQueue: ["consume", "send"],
     memorySize: 1024,
     timeout: Duration.minutes(15),
   },
@@ -97,6 +113,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     queryEvents: true,
     control: { scan: true },
     exportBucket: "write",
+    // Copies each day's files to the workspace's own bucket, if it set a destination.
+    destinationSecrets: "read",
     schedule: { maxEventAge: Duration.hours(6) },
     memorySize: 1024,
     // Lambda's ceiling. The job works per workspace-day and skips what an earlier run already wrote.
@@ -133,6 +151,8 @@ export class AuditLogStack extends Stack {
   readonly alarms: Alarms;
   /** On-demand export requests, consumed by the export worker. */
   readonly exportQueue: ExportQueue;
+  /** The name prefix of customers' destination secrets, and the grants on it. */
+  readonly destinationSecrets: DestinationSecrets;
 
   constructor(scope: Construct, id: string, props: AuditLogStackProps) {
     const { config, ...stackProps } = props;
@@ -183,6 +203,13 @@ export class AuditLogStack extends Stack {
       EXPORT_BUCKET: this.archive.bucket.bucketName,
     } satisfies Partial<Record<keyof Config, string>>;
 
+    const destinationSecrets = new DestinationSecrets(this, "DestinationSecrets", { stage: config.name });
+    this.destinationSecrets = destinationSecrets;
+    // Deliberately no ALLOW_HTTP_DESTINATIONS: deployed stages accept https destinations only.
+    const destinationEnv = {
+      DESTINATION_SECRET_PREFIX: destinationSecrets.prefix,
+    } satisfies Partial<Record<keyof Config, string>>;
+
     const exportQueue = new ExportQueue(this, "ExportQueue", {
       workerTimeout: HANDLERS["export-worker"]?.timeout ?? Duration.minutes(15),
     });
@@ -202,7 +229,8 @@ export class AuditLogStack extends Stack {
         environment: {
           ...sharedEnv,
           ...(spec.exportBucket ? exportEnv : {}),
-          ...(spec.exportQueue === "send" ? { EXPORT_QUEUE_URL: exportQueue.queue.queueUrl } : {}),
+          ...(spec.destinationSecrets ? destinationEnv : {}),
+          ...(spec.exportQueue?.includes("send") ? { EXPORT_QUEUE_URL: exportQueue.queue.queueUrl } : {}),
         },
         memorySize: spec.memorySize,
         timeout: spec.timeout,
@@ -223,10 +251,12 @@ export class AuditLogStack extends Stack {
         });
       }
       if (spec.cursorSecret) cursorSecret.grantRead(sf.role);
+      if (spec.destinationSecrets === "write") destinationSecrets.grantWrite(sf.role);
+      if (spec.destinationSecrets === "read") destinationSecrets.grantRead(sf.role);
       if (spec.exportBucket === "write") this.archive.grantExportWrite(sf.role);
       if (spec.exportBucket === "read") this.archive.grantExportRead(sf.role);
-      if (spec.exportQueue === "send") exportQueue.queue.grantSendMessages(sf.role);
-      if (spec.exportQueue === "consume") {
+      if (spec.exportQueue?.includes("send")) exportQueue.queue.grantSendMessages(sf.role);
+      if (spec.exportQueue?.includes("consume")) {
         sf.function.addEventSource(new SqsEventSource(exportQueue.queue, { batchSize: 1 }));
       }
       functions.set(handler, sf);
@@ -276,6 +306,7 @@ export class AuditLogStack extends Stack {
 
     const alarms = new Alarms(this, "Alarms", {
       email: config.alarmEmail,
+      metricNamespace: `AuditLog/${config.name}`,
       keyRemovalPolicy: config.removalPolicy,
     });
     this.alarms = alarms;
@@ -305,6 +336,16 @@ export class AuditLogStack extends Stack {
         statistic: "Maximum",
       }),
       "An on-demand export request failed three times: it is in the export dead-letter queue",
+    );
+    // The nightly export logs this line when a customer's bucket still refuses a day after retries; the
+    // day is safe in the Object Lock bucket, but the customer does not have it.
+    const nightlyExport = functions.get("nightly-export");
+    if (nightlyExport === undefined) throw new Error('no function for handler "nightly-export"');
+    alarms.onLogMessage(
+      "DestinationDeliveryFailed",
+      nightlyExport.logGroup,
+      DESTINATION_DELIVERY_FAILED,
+      "The nightly export could not deliver a day to a customer's export destination: see docs/deploy.md",
     );
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(

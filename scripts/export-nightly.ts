@@ -29,8 +29,14 @@ const result = await handler({
   time: new Date().toISOString(),
   detail: values.date ? { day: values.date } : {},
 });
-for (const r of result.results)
+for (const r of result.results) {
+  const copy = !r.destination
+    ? ""
+    : r.destination.status === "delivered"
+      ? `  → own bucket: delivered${r.destination.caughtUp ? ` (and ${r.destination.caughtUp.join(", ")})` : ""}`
+      : `  → own bucket: FAILED after ${r.destination.attempts} attempts: ${r.destination.error}`;
   console.log(
-    `${r.day}  ${r.workspaceId.padEnd(20)} ${r.status.padEnd(8)} ${r.eventCount} events  ${r.manifestKey}`,
+    `${r.day}  ${r.workspaceId.padEnd(20)} ${r.status.padEnd(8)} ${r.eventCount} events  ${r.manifestKey}${copy}`,
   );
+}
 if (result.results.length === 0) console.log(`${result.day}: no enterprise workspaces`);

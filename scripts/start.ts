@@ -11,8 +11,10 @@ import { startSchedules } from "./lib/scheduler.js";
 /**
  * `npm start`: moto (DynamoDB, S3 with Object Lock, Secrets Manager) on a loopback port, the tables
  * and bucket from the same definitions as the CDK stack, two workspaces with keys, the product
- * page's sample log in `demo`, the API on http://127.0.0.1:3000 (PORT overrides), and the scheduled
- * jobs (nightly export, failure-window flush) on the same schedules as the EventBridge rules.
+ * page's sample log in `demo` (whose nightly exports are also copied to a second moto bucket that
+ * plays its own), the API on http://127.0.0.1:3000 (PORT overrides), the export queue's worker, and
+ * the scheduled jobs (nightly export, failure-window flush) on the same schedules as the
+ * EventBridge rules.
  */
 const port = Number(process.env.PORT ?? 3000);
 // Node 20 is supported locally until the SDK drops it (2027); Lambda runs nodejs22.x.
@@ -62,12 +64,35 @@ try {
   if (seeded.status !== 200)
     throw new Error(`loading the sample log failed: ${seeded.status} ${await seeded.text()}`);
 
+  // demo copies its nightly exports to a bucket of "its own": a plain moto bucket, set through the
+  // API like a customer would (so the change is in demo's log, and the secret in Secrets Manager).
+  const destination = await fetch(`${baseUrl}/v1/settings`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${demo.keys.admin}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      exportDestination: {
+        endpoint: moto.endpoint,
+        region: env.region,
+        bucket: env.customerBucket,
+        prefix: "siem/",
+        accessKeyId: "test",
+        secretAccessKey: "test",
+        forcePathStyle: true,
+      },
+    }),
+  });
+  if (destination.status !== 200)
+    throw new Error(
+      `setting demo's export destination failed: ${destination.status} ${await destination.text()}`,
+    );
+
   mkdirSync(join(ROOT, ".local"), { recursive: true });
   const local = {
     endpoint: moto.endpoint,
     eventsTable: env.eventsTable,
     controlTable: env.controlTable,
     exportBucket: env.exportBucket,
+    customerBucket: env.customerBucket,
   };
   const credentials = { baseUrl, workspaces, local };
   const file = process.env.CREDENTIALS_FILE ?? ".local/credentials.json";

@@ -19,6 +19,19 @@ export const configSchema = z
     EXPORT_QUEUE_URL: z.string().min(1).optional(),
     /** Bucket with Object Lock that receives the nightly exports. */
     EXPORT_BUCKET: z.string().min(1).optional(),
+    /**
+     * Secrets Manager name prefix of customers' export-destination credentials
+     * (`destinationSecretPrefix(stage)` in table.ts); set for the settings and nightly-export functions.
+     */
+    DESTINATION_SECRET_PREFIX: z.string().min(1).optional(),
+    /**
+     * Allow `http://` customer destinations (the local runtime, whose "customer" bucket is moto).
+     * Deployed stacks accept only https endpoints.
+     */
+    ALLOW_HTTP_DESTINATIONS: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
     /** Path-style S3 addressing, needed for moto and most S3-compatible endpoints. */
     S3_FORCE_PATH_STYLE: z
       .enum(["true", "false"])

@@ -8,12 +8,14 @@ import {
 } from "./adapters/clients.js";
 import { DynamoControlStore } from "./adapters/dynamodb-control-store.js";
 import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynamodb-event-store.js";
+import { SecretsManagerStore } from "./adapters/secrets-manager-store.js";
 import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
 import { type Config, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
+import type { SecretStore } from "./ports.js";
 
-export type Deps = EventsDeps & { config: Config };
+export type Deps = EventsDeps & { config: Config; secrets: SecretStore };
 
 export interface DepsOptions {
   config: Config;
@@ -39,6 +41,7 @@ export function makeDeps(options: DepsOptions): Deps {
     newId: options.newId ?? ulidGenerator(),
     defaultRetentionDays: config.DEFAULT_RETENTION_DAYS,
     cursorKey: cursorKeyLoader(config),
+    secrets: new SecretsManagerStore(secretsClient()),
   };
 }
 

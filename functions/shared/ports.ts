@@ -100,7 +100,42 @@ export interface WorkspaceRecord {
   plan: "per-node" | "enterprise";
   retentionDays: number;
   createdAt: string;
+  exportDestination?: ExportDestination;
 }
+
+/** A customer's own S3-compatible bucket for copies of the nightly exports. */
+export interface ExportDestination {
+  /** Absent: AWS S3 in `region`. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  prefix: string;
+  accessKeyId: string;
+  forcePathStyle: boolean;
+  /** Secrets Manager name of the secret access key (never stored here). */
+  secretName: string;
+  updatedAt: string;
+}
+
+/** Secrets (Secrets Manager on AWS and in the local runtime). */
+export interface SecretStore {
+  /** Creates the secret or stores a new version of it. */
+  put(name: string, value: string): Promise<void>;
+  get(name: string): Promise<string | undefined>;
+}
+
+/** A customer's bucket, opened with their credentials. */
+export interface DestinationBucket {
+  /** Writes `key` with an explicit SHA-256 (base64) the endpoint checks. */
+  put(
+    key: string,
+    body: { body: AsyncIterable<Uint8Array>; bytes: number } | Buffer,
+    options: { contentType: string; checksumSha256: string },
+  ): Promise<void>;
+  exists(key: string): Promise<boolean>;
+}
+
+export type OpenDestination = (destination: ExportDestination, secretAccessKey: string) => DestinationBucket;
 
 /** Mutable control-plane state: API keys, workspaces, failure counters. */
 export interface ControlStore {
@@ -120,6 +155,8 @@ export interface ControlStore {
   /** Creates a workspace; false if the id is taken. */
   putWorkspace(workspace: WorkspaceRecord): Promise<boolean>;
   setRetention(workspaceId: string, retentionDays: number): Promise<void>;
+  /** Sets or (undefined) removes the workspace's export destination. */
+  setExportDestination(workspaceId: string, destination: ExportDestination | undefined): Promise<void>;
   /** Counts one failure in its window and returns the window's count so far. */
   countFailure(window: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number>;
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */

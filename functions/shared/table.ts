@@ -100,6 +100,13 @@ export const EVENTS_TABLE_BASENAME = "audit-events";
 /** Mutable state (workspaces, API keys, settings) lives apart from the write-once events table. */
 export const CONTROL_TABLE_BASENAME = "audit-control";
 
+/**
+ * Secrets Manager names of customers' export-destination credentials:
+ * `<prefix><workspaceId>`. The stack grants the settings handler write and the nightly export read
+ * on this prefix only, and passes it as `DESTINATION_SECRET_PREFIX`.
+ */
+export const destinationSecretPrefix = (stage: string) => `audit-log/${stage}/destinations/`;
+
 export const Keys = {
   eventPk: (workspaceId: string, shard: number) => `${workspaceId}#${shard}`,
   eventSk: (recordedAt: string, id: string) => `${recordedAt}#${id}`,
@@ -163,6 +170,7 @@ export const WorkspaceAttr = {
   plan: "plan",
   retentionDays: "retentionDays",
   createdAt: "createdAt",
+  exportDestination: "exportDestination",
 } as const;
 
 /** Key schema shared by the local bootstrap and the CDK stack. */

@@ -17,6 +17,7 @@ import type { Scope } from "../../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
   CONTROL_TABLE_BASENAME,
+  destinationSecretPrefix,
   EVENTS_TABLE,
   EVENTS_TABLE_BASENAME,
   type TableDefinition,
@@ -32,6 +33,9 @@ export interface LocalEnv {
   cursorSecretId: string;
   exportQueueName: string;
   exportQueueUrl: string;
+  /** A plain bucket in moto that plays a customer's own export destination. */
+  customerBucket: string;
+  destinationSecretPrefix: string;
 }
 
 /** moto's default account id: queue URLs are `<endpoint>/<account>/<name>`. */
@@ -47,6 +51,8 @@ export function localEnv(endpoint: string, stage = "local"): LocalEnv {
     cursorSecretId: `audit-log/${stage}/cursor-key`,
     exportQueueName: `audit-exports-${stage}`,
     exportQueueUrl: `${endpoint}/${MOTO_ACCOUNT}/audit-exports-${stage}`,
+    customerBucket: `customer-exports-${stage}`,
+    destinationSecretPrefix: destinationSecretPrefix(stage),
   };
 }
 
@@ -63,6 +69,9 @@ export function processEnvFor(env: LocalEnv): Record<string, string> {
     EXPORT_BUCKET: env.exportBucket,
     EXPORT_QUEUE_URL: env.exportQueueUrl,
     S3_FORCE_PATH_STYLE: "true",
+    DESTINATION_SECRET_PREFIX: env.destinationSecretPrefix,
+    // The local "customer" bucket is moto, over plain http on loopback.
+    ALLOW_HTTP_DESTINATIONS: "true",
   };
 }
 
@@ -123,8 +132,8 @@ async function createTable(client: DynamoDBClient, name: string, def: TableDefin
 }
 
 /**
- * Creates the tables, the Object Lock export bucket and the cursor secret, as the CDK stack does on
- * AWS. Idempotent.
+ * Creates the tables, the Object Lock export bucket, the export queue and the cursor secret, as the
+ * CDK stack does on AWS, plus a plain bucket that plays a customer's export destination. Idempotent.
  */
 export async function provision(env: LocalEnv, options: { lockDays?: number } = {}): Promise<void> {
   const clients = localClients(env);
@@ -143,6 +152,11 @@ export async function provision(env: LocalEnv, options: { lockDays?: number } = 
         },
       }),
     );
+  } catch (err: unknown) {
+    if (!(err instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
+  }
+  try {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: env.customerBucket }));
   } catch (err: unknown) {
     if (!(err instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
   }

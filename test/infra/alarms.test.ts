@@ -1,6 +1,7 @@
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { STAGE_NAMES } from "../../lib/stages.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
 const expectedHandlers = [
@@ -66,5 +67,45 @@ describe("alarms (prod)", () => {
     expect(JSON.stringify(key.KeyPolicy)).toContain("cloudwatch.amazonaws.com");
     const topicPolicy = Object.values(s.template.findResources("AWS::SNS::TopicPolicy"))[0]?.Properties;
     expect(JSON.stringify(topicPolicy.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe.each(STAGE_NAMES)("customer destination delivery alarm (%s)", (stage) => {
+  const s = synthCached(stage);
+  const filters = Object.values(s.template.findResources("AWS::Logs::MetricFilter")).map((f) => f.Properties);
+  const alarms = Object.values(s.template.findResources("AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+  const nightlyLogGroup = logicalIdOf(s.stack.functions.get("nightly-export")?.logGroup as IConstruct);
+
+  // The exact line the nightly export logs (Powertools JSON) when a day cannot reach a customer's bucket.
+  const PATTERN = '{ $.message = "destination delivery failed" }';
+
+  it("one metric filter, on the nightly export's log group, counts each failed delivery once", () => {
+    expect(filters).toHaveLength(1);
+    expect(filters[0]).toEqual({
+      LogGroupName: { Ref: nightlyLogGroup },
+      FilterPattern: PATTERN,
+      MetricTransformations: [
+        { MetricNamespace: `AuditLog/${stage}`, MetricName: "DestinationDeliveryFailed", MetricValue: "1" },
+      ],
+    });
+  });
+
+  it("alarms on the first failure in five minutes, stays quiet without data, and notifies the topic", () => {
+    const topic = { Ref: logicalIdOf(s.stack.alarms.topic) };
+    const matching = alarms.filter(
+      (a) => a.Namespace === `AuditLog/${stage}` && a.MetricName === "DestinationDeliveryFailed",
+    );
+    expect(matching).toHaveLength(1);
+    expect(matching[0]).toMatchObject({
+      Statistic: "Sum",
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+    expect(matching[0]?.Dimensions).toBeUndefined();
   });
 });

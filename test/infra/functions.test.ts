@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../functions/shared/config.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { destinationSecretPrefix } from "../../functions/shared/table.js";
 import { STAGES } from "../../lib/stages.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
@@ -12,7 +13,7 @@ const expectedHandlers = [
   ]),
 ].sort();
 
-describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
+describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (stage) => {
   const s = synthCached(stage);
   const functions = s.template.findResources("AWS::Lambda::Function");
   const logGroups = s.template.findResources("AWS::Logs::LogGroup");
@@ -80,6 +81,39 @@ describe.each(["dev", "prod"] as const)("Lambda functions (%s)", (stage) => {
         expect(variables.EXPORT_BUCKET).toBeUndefined();
       }
     }
+  });
+
+  it("the queue's URL goes to the functions that send to it: create-export, and the worker that hands over", () => {
+    for (const handler of expectedHandlers) {
+      const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
+      if (["create-export", "export-worker"].includes(handler)) {
+        expect(variables.EXPORT_QUEUE_URL, handler).toEqual({ Ref: logicalIdOf(s.stack.exportQueue.queue) });
+      } else {
+        expect(variables.EXPORT_QUEUE_URL, handler).toBeUndefined();
+      }
+    }
+  });
+
+  it("only the settings handler and the nightly export are told where destination secrets live", () => {
+    for (const handler of expectedHandlers) {
+      const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
+      if (["put-settings", "nightly-export"].includes(handler)) {
+        // Written out, and checked against the runtime's own builder: the IAM grants use the same prefix.
+        expect(variables.DESTINATION_SECRET_PREFIX, handler).toBe(`audit-log/${stage}/destinations/`);
+        expect(variables.DESTINATION_SECRET_PREFIX, handler).toBe(destinationSecretPrefix(stage));
+      } else {
+        expect(variables.DESTINATION_SECRET_PREFIX, handler).toBeUndefined();
+      }
+    }
+  });
+
+  it("no function is allowed plain-http customer destinations: https only, the runtime's default", () => {
+    for (const handler of expectedHandlers) {
+      const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
+      expect(variables.ALLOW_HTTP_DESTINATIONS, handler).toBeUndefined();
+    }
+    const minimal = { EVENTS_TABLE: "e", CONTROL_TABLE: "c", CURSOR_SECRET_ID: "arn:secret" };
+    expect(configSchema.parse(minimal).ALLOW_HTTP_DESTINATIONS).toBe(false);
   });
 
   it("route handlers answer well inside API Gateway's 30 s integration limit", () => {

@@ -2,15 +2,17 @@ import { describe, expect, it } from "vitest";
 import {
   CONTROL_TABLE,
   CONTROL_TABLE_BASENAME,
+  destinationSecretPrefix,
   EVENTS_TABLE,
   EVENTS_TABLE_BASENAME,
   Keys,
 } from "../../functions/shared/table.js";
-import type { StageName } from "../../lib/stages.js";
+import { STAGE_NAMES, type StageName } from "../../lib/stages.js";
 import {
   actionsOnTable,
   allPolicyStatements,
   forbiddenGrants,
+  grantsOnArn,
   type Statement,
   type TableRef,
   type TemplateJson,
@@ -92,11 +94,69 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
   },
 };
 
+/**
+ * Every Secrets Manager action that acts on a secret, written out so that a wildcard grant
+ * (`secretsmanager:*`, `secretsmanager:Get*`, `*`) is caught by matching against each of them.
+ */
+const SECRET_ACTIONS = [
+  "secretsmanager:BatchGetSecretValue",
+  "secretsmanager:CancelRotateSecret",
+  "secretsmanager:CreateSecret",
+  "secretsmanager:DeleteResourcePolicy",
+  "secretsmanager:DeleteSecret",
+  "secretsmanager:DescribeSecret",
+  "secretsmanager:GetResourcePolicy",
+  "secretsmanager:GetSecretValue",
+  "secretsmanager:ListSecretVersionIds",
+  "secretsmanager:PutResourcePolicy",
+  "secretsmanager:PutSecretValue",
+  "secretsmanager:RemoveRegionsFromReplication",
+  "secretsmanager:ReplicateSecretToRegions",
+  "secretsmanager:RestoreSecret",
+  "secretsmanager:RotateSecret",
+  "secretsmanager:StopReplicationToReplica",
+  "secretsmanager:TagResource",
+  "secretsmanager:UntagResource",
+  "secretsmanager:UpdateSecret",
+  "secretsmanager:UpdateSecretVersionStage",
+  "secretsmanager:ValidateResourcePolicy",
+] as const;
+
+/**
+ * Customers' export-destination credentials (`audit-log/<stage>/destinations/<workspaceId>`): the
+ * settings handler stores them and never reads one back; the nightly export only reads them.
+ */
+const DESTINATION_ACCESS: Record<string, string[]> = {
+  health: [],
+  openapi: [],
+  "post-events": [],
+  "list-events": [],
+  "get-event": [],
+  "create-key": [],
+  "list-keys": [],
+  "rotate-key": [],
+  "revoke-key": [],
+  // Answers whether a destination is set from the workspace item; it never touches the secret.
+  "get-settings": [],
+  "put-settings": ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"],
+  "list-nightly-exports": [],
+  "create-export": [],
+  "get-export": [],
+  "export-worker": [],
+  "nightly-export": ["secretsmanager:GetSecretValue"],
+  "flush-access-failures": [],
+};
+
+/** A secret as Secrets Manager names it: the name, then `-` and six random characters. */
+const destinationSecretArn = (stage: StageName, workspaceId: string) =>
+  `arn:aws:secretsmanager:eu-west-1:123456789012:secret:audit-log/${stage}/destinations/${workspaceId}-AbC123`;
+
 describe("the expectation tables", () => {
   it("cover every function the stack builds", () => {
     const built = [...synthCached("dev").stack.functions.keys()].sort();
     expect(Object.keys(EVENTS_ACCESS).sort()).toEqual(built);
     expect(Object.keys(CONTROL_ACCESS).sort()).toEqual(built);
+    expect(Object.keys(DESTINATION_ACCESS).sort()).toEqual(built);
   });
 });
 
@@ -199,6 +259,42 @@ describe("IAM on the control table (prod)", () => {
   });
 });
 
+describe.each(STAGE_NAMES)("IAM on customer destination secrets (%s)", (stage) => {
+  const s = synthCached(stage);
+  const grants = grantsOnArn(templateJson(s), destinationSecretArn(stage, "acme"), SECRET_ACTIONS);
+  const writer = roleLogicalId(s, "put-settings");
+  const reader = roleLogicalId(s, "nightly-export");
+
+  it.each(Object.entries(DESTINATION_ACCESS))("%s may only %j", (handler, expected) => {
+    const role = roleLogicalId(s, handler);
+    const actions = grants.filter((g) => g.roles.includes(role)).flatMap((g) => g.actions);
+    expect([...new Set(actions)].sort()).toEqual(expected);
+  });
+
+  it("no other policy in the stack, on any role, reaches them", () => {
+    expect(grants.length).toBeGreaterThan(0);
+    for (const grant of grants) expect([[writer], [reader]]).toContainEqual(grant.roles);
+  });
+
+  it("every grant names this stage's destinations prefix and nothing else, by partition, region and account", () => {
+    for (const grant of grants) {
+      expect(grant.resources).toEqual([`arn:*:secretsmanager:*:*:secret:audit-log/${stage}/destinations/*`]);
+    }
+  });
+
+  it("the prefix is the one the runtime uses, so a workspace's secret name falls under it", () => {
+    expect(destinationSecretPrefix(stage)).toBe(`audit-log/${stage}/destinations/`);
+    expect(s.stack.destinationSecrets.prefix).toBe(destinationSecretPrefix(stage));
+  });
+
+  it.each(STAGE_NAMES.filter((other) => other !== stage))(
+    "no role of this stage reaches the %s stage's destination secrets",
+    (other) => {
+      expect(grantsOnArn(templateJson(s), destinationSecretArn(other, "acme"), SECRET_ACTIONS)).toEqual([]);
+    },
+  );
+});
+
 describe("the IAM walker itself", () => {
   const s = synthCached("dev");
   const table = eventsTable(s, "dev");
@@ -251,6 +347,58 @@ describe("the IAM walker itself", () => {
     ["NotAction on the table", { Effect: "Allow", NotAction: "dynamodb:Scan", Resource: arn }, false],
   ])("reports %s", (_name, statement, inline) => {
     expect(forbiddenGrants(withStatement(statement, inline), table, FORBIDDEN_ON_EVENTS)).not.toEqual([]);
+  });
+
+  it.each<[string, Statement]>([
+    [
+      "secretsmanager:* on every secret",
+      { Effect: "Allow", Action: "secretsmanager:*", Resource: "arn:aws:secretsmanager:*:*:secret:*" },
+    ],
+    ["Get* on Resource '*'", { Effect: "Allow", Action: "secretsmanager:Get*", Resource: "*" }],
+    [
+      "GetSecretValue on the whole audit-log/ tree",
+      {
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: {
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":secretsmanager:",
+              { Ref: "AWS::Region" },
+              ":",
+              { Ref: "AWS::AccountId" },
+              ":secret:audit-log/*",
+            ],
+          ],
+        },
+      },
+    ],
+    ["NotAction on every secret", { Effect: "Allow", NotAction: "s3:*", Resource: "*" }],
+  ])("reports %s as a grant on the destination secrets", (_name, statement) => {
+    const grants = grantsOnArn(withStatement(statement), destinationSecretArn("dev", "acme"), SECRET_ACTIONS);
+    expect(grants.map((g) => g.roles)).toContainEqual(["InjectedRole"]);
+  });
+
+  it.each<[string, Statement]>([
+    [
+      "GetSecretValue on the cursor secret",
+      { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: { Ref: "CursorSecretABAE1358" } },
+    ],
+    [
+      "GetSecretValue on another stage's prefix",
+      {
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: "arn:aws:secretsmanager:*:*:secret:audit-log/prod/destinations/*",
+      },
+    ],
+    ["s3:GetObject on every resource", { Effect: "Allow", Action: "s3:GetObject", Resource: "*" }],
+  ])("does not report %s as a grant on the destination secrets", (_name, statement) => {
+    const grants = grantsOnArn(withStatement(statement), destinationSecretArn("dev", "acme"), SECRET_ACTIONS);
+    expect(grants.map((g) => g.roles)).not.toContainEqual(["InjectedRole"]);
   });
 
   it.each<[string, Statement]>([

@@ -1,13 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localClients, localEnv } from "../../scripts/lib/bootstrap.js";
 import { freePort, ROOT } from "../../scripts/lib/moto.js";
 import { call } from "./harness.js";
 
 interface Credentials {
   baseUrl: string;
   workspaces: { id: string; keys: { writer: string; reader: string; admin: string } }[];
+  local: { endpoint: string; exportBucket: string; customerBucket: string };
 }
 
 /** Runs one of the project's scripts (as `npm run …` would) against this file's runtime. */
@@ -74,7 +77,11 @@ describe("the local runtime (npm start)", () => {
       },
     );
     expect(page.status).toBe(200);
-    expect(page.body.events.map((e) => e.type)).toEqual([
+    // npm start set demo's export destination through the API: that change is in the log too.
+    expect(page.body.events.filter((e) => e.type.startsWith("audit.")).map((e) => e.type)).toEqual([
+      "audit.settings_changed",
+    ]);
+    expect(page.body.events.filter((e) => !e.type.startsWith("audit.")).map((e) => e.type)).toEqual([
       "node.added",
       "apikey.rotated",
       "maintenance.ended",
@@ -117,18 +124,35 @@ describe("the local runtime (npm start)", () => {
       plan: "enterprise",
       retentionDays: 365,
       retentionDaysAllowed: { min: 30, max: 365 },
+      exportDestination: null,
     });
     expect(cli("list-workspaces")).toMatch(/acme-e2e.*enterprise.*365/);
     expect(() => cli("create-workspace", "acme-e2e", "--plan", "enterprise")).toThrow(/already exists/);
   });
 
-  it("runs the nightly export for a given day with npm run export:nightly", () => {
+  it("runs the nightly export for a given day with npm run export:nightly, and copies it to demo's own bucket", async () => {
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const out = runScript("scripts/export-nightly.ts", "--date", yesterday);
     // demo is enterprise: its day is written (usually empty: the sample log is recorded today).
-    expect(out).toMatch(new RegExp(`${yesterday}\\s+demo\\s+created\\s+\\d+ events\\s+exports/demo/`));
+    expect(out).toMatch(
+      new RegExp(
+        `${yesterday}\\s+demo\\s+created\\s+\\d+ events\\s+exports/demo/\\S+\\s+→ own bucket: delivered`,
+      ),
+    );
     const again = runScript("scripts/export-nightly.ts", "--date", yesterday);
     expect(again).toMatch(/demo\s+exists/);
+    const local = creds.local;
+    const { s3 } = localClients(localEnv(local.endpoint));
+    const key = `exports/demo/${yesterday.replaceAll("-", "/")}/manifest.json`;
+    const bytes = async (bucket: string, k: string) =>
+      Buffer.from(
+        await (
+          (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body as {
+            transformToByteArray(): Promise<Uint8Array>;
+          }
+        ).transformToByteArray(),
+      );
+    expect(await bytes(local.customerBucket, `siem/${key}`)).toEqual(await bytes(local.exportBucket, key));
   });
 
   it("exports through the SQS queue and the worker, as deployed", async () => {

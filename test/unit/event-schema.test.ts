@@ -24,12 +24,13 @@ describe("IP normalisation", () => {
 
 describe("event input", () => {
   it("covers every type the product page names", () => {
-    expect(EVENT_TYPES).toHaveLength(31);
+    expect(EVENT_TYPES).toHaveLength(32);
     expect(CLIENT_EVENT_TYPES).toHaveLength(27);
     expect(EVENT_TYPES.filter((t) => !CLIENT_EVENT_TYPES.includes(t))).toEqual([
       "audit.settings_changed",
       "audit.exported",
       "audit.export_downloaded",
+      "audit.export_delivery_failed",
       "audit.queried",
     ]);
     expect(typesInCategory("pcap")).toEqual(["pcap.started", "pcap.uploaded", "pcap.download"]);

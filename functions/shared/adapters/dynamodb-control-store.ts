@@ -8,7 +8,14 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import type { ApiKeyRecord, ControlStore, ExportJob, FailureWindow, WorkspaceRecord } from "../ports.js";
+import type {
+  ApiKeyRecord,
+  ControlStore,
+  ExportDestination,
+  ExportJob,
+  FailureWindow,
+  WorkspaceRecord,
+} from "../ports.js";
 import type { Scope } from "../routes.js";
 import { ApiKeyAttr, ControlIndex, FailureAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
@@ -136,6 +143,17 @@ export class DynamoControlStore implements ControlStore {
       ConditionExpression: "attribute_exists(#pk)",
       ExpressionAttributeNames: { "#pk": PK, "#d": WorkspaceAttr.retentionDays },
       ExpressionAttributeValues: { ":d": retentionDays },
+    });
+  }
+
+  async setExportDestination(workspaceId: string, destination: ExportDestination | undefined): Promise<void> {
+    await this.update({
+      TableName: this.tableName,
+      Key: { [PK]: Keys.workspacePk(workspaceId), [SK]: Keys.workspaceSk },
+      UpdateExpression: destination ? "SET #d = :d" : "REMOVE #d",
+      ConditionExpression: "attribute_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": PK, "#d": WorkspaceAttr.exportDestination },
+      ...(destination ? { ExpressionAttributeValues: { ":d": destination } } : {}),
     });
   }
 
@@ -325,5 +343,8 @@ function toWorkspace(item: Item): WorkspaceRecord {
     plan: item[WorkspaceAttr.plan] === "enterprise" ? "enterprise" : "per-node",
     retentionDays: Number(item[WorkspaceAttr.retentionDays]),
     createdAt: String(item[WorkspaceAttr.createdAt]),
+    ...(item[WorkspaceAttr.exportDestination]
+      ? { exportDestination: item[WorkspaceAttr.exportDestination] as ExportDestination }
+      : {}),
   };
 }

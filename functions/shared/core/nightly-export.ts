@@ -1,17 +1,18 @@
 import { sha256Hex } from "../canonical.js";
 import { ValidationError } from "../errors.js";
+import { logger } from "../logger.js";
 import { MerkleAccumulator } from "../merkle.js";
-import type { ArchiveStore, ControlStore, EventStore, Principal, WorkspaceRecord } from "../ports.js";
+import type { ArchiveStore, Principal, WorkspaceRecord } from "../ports.js";
 import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
 import { type Client, recordQueried } from "./access.js";
+import { CATCH_UP_DAYS, type DayFiles, type Delivery, type DeliveryDeps, deliverDay } from "./destination.js";
 import type { EventsDeps } from "./events.js";
 import { writeExportFile } from "./export-file.js";
 import { validationError } from "./zod-errors.js";
 
-export interface NightlyExportDeps {
-  events: EventStore;
-  control: ControlStore;
-  archive: ArchiveStore;
+export interface NightlyExportDeps extends DeliveryDeps {
+  /** Tests: upload part size of the day's file. */
+  partBytes?: number;
 }
 
 export interface DayExport {
@@ -22,6 +23,8 @@ export interface DayExport {
   manifestKey: string;
   dataKey: string;
   dataSha256: string;
+  /** The copy to the workspace's own bucket, when it has one. */
+  destination?: Delivery;
 }
 
 const DAY_MS = 86_400_000;
@@ -54,7 +57,6 @@ export async function exportDay(
   workspace: WorkspaceRecord,
   day: string,
   now: Date,
-  partBytes?: number,
 ): Promise<DayExport> {
   const prefix = dayPrefix(workspace.workspaceId, day);
   const manifestKey = `${prefix}manifest.json`;
@@ -85,7 +87,7 @@ export async function exportDay(
     retainUntil,
     format: "ndjson",
     gzip: true,
-    partBytes,
+    partBytes: deps.partBytes,
     events: deps.events.stream({
       workspaceId: workspace.workspaceId,
       fromKey: start,
@@ -144,7 +146,11 @@ export async function exportDay(
   };
 }
 
-/** The nightly job: every enterprise workspace's `day`, one after another. */
+/**
+ * The nightly job: every enterprise workspace's `day`, one after another, each then copied to the
+ * workspace's own bucket if it has one. One workspace's failure does not stop the others; the run
+ * throws at the end (so the scheduler retries it, and the rerun skips what is done).
+ */
 export async function runNightlyExport(
   deps: NightlyExportDeps,
   day: string,
@@ -152,8 +158,41 @@ export async function runNightlyExport(
 ): Promise<DayExport[]> {
   const workspaces = (await deps.control.listWorkspaces()).filter((w) => w.plan === "enterprise");
   const results: DayExport[] = [];
-  for (const workspace of workspaces) results.push(await exportDay(deps, workspace, day, now));
+  const failed: string[] = [];
+  for (const workspace of workspaces) {
+    try {
+      const result = await exportDay(deps, workspace, day, now);
+      const destination = await deliverDay(deps, workspace, result, () => earlierDays(deps, workspace, day));
+      results.push(destination ? { ...result, destination } : result);
+    } catch (err: unknown) {
+      logger.error("nightly export of a workspace failed", {
+        workspaceId: workspace.workspaceId,
+        day,
+        error: err as Error,
+      });
+      failed.push(workspace.workspaceId);
+    }
+  }
+  if (failed.length) throw new Error(`nightly export of ${day} failed for: ${failed.join(", ")}`);
   return results;
+}
+
+/** The built-in files of the days before `day` (newest first), for a destination to catch up on. */
+async function earlierDays(
+  deps: NightlyExportDeps,
+  workspace: WorkspaceRecord,
+  day: string,
+): Promise<DayFiles[]> {
+  const out: DayFiles[] = [];
+  for (let i = 1; i <= CATCH_UP_DAYS; i++) {
+    const earlier = new Date(Date.parse(`${day}T00:00:00.000Z`) - i * DAY_MS).toISOString().slice(0, 10);
+    const manifestKey = `${dayPrefix(workspace.workspaceId, earlier)}manifest.json`;
+    const bytes = await deps.archive.get(manifestKey);
+    if (!bytes) continue;
+    const manifest = JSON.parse(bytes.toString("utf8")) as NightlyManifest;
+    out.push({ day: earlier, manifestKey, dataKey: manifest.data.key, dataSha256: manifest.data.sha256 });
+  }
+  return out;
 }
 
 const MAX_LIST_DAYS = 366;

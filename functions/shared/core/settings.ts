@@ -1,5 +1,6 @@
+import type { Config } from "../config.js";
 import { ValidationError } from "../errors.js";
-import type { Principal, WorkspaceRecord } from "../ports.js";
+import type { ExportDestination, Principal, SecretStore, WorkspaceRecord } from "../ports.js";
 import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS, settingsBodySchema } from "../schemas/admin.js";
 import { actionEvent, type Client } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
@@ -31,38 +32,112 @@ function view(ws: WorkspaceRecord) {
     plan: ws.plan,
     retentionDays: ws.retentionDays,
     retentionDaysAllowed: retentionRange(ws.plan),
+    exportDestination: ws.exportDestination ? publicDestination(ws.exportDestination) : null,
   };
+}
+
+/** What may be shown and logged of a destination: everything but the secret's whereabouts. */
+function publicDestination({ secretName: _secret, ...shown }: ExportDestination) {
+  return shown;
 }
 
 export async function getSettings(deps: EventsDeps, principal: Principal) {
   return view(await workspaceOf(deps, principal));
 }
 
+export type SettingsDeps = EventsDeps & { config: Config; secrets: SecretStore };
+
+const PRIVATE_HOST =
+  /^(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|0\.|\[?::1\]?$|\[?f[cd]|\[?fe80)/i;
+
+/** Deployed stacks send to https endpoints on public hosts only (no reaching into AWS's own network). */
+export function checkEndpoint(endpoint: string | undefined, allowHttp: boolean): void {
+  if (!endpoint || allowHttp) return;
+  const url = new URL(endpoint);
+  if (url.protocol !== "https:") {
+    throw new ValidationError([{ path: "/exportDestination/endpoint", message: "must be an https URL" }]);
+  }
+  if (PRIVATE_HOST.test(url.hostname)) {
+    throw new ValidationError([
+      {
+        path: "/exportDestination/endpoint",
+        message: "must be a public host, not a private or loopback address",
+      },
+    ]);
+  }
+}
+
 /**
- * Changes the retention. Events keep the expiry they were recorded with; only events recorded
- * from now on take the new retention. A change is recorded as `audit.settings_changed`.
+ * Changes the retention and/or the export destination; fields left out stay. Events keep the
+ * expiry they were recorded with; only events recorded from now on take the new retention. Each
+ * change is recorded as `audit.settings_changed` before it is made (a change may then fail with a
+ * 503, visible in the log, but none goes unlogged). A destination's secret goes to Secrets Manager
+ * and appears in neither the settings nor the log.
  */
-export async function putSettings(deps: EventsDeps, principal: Principal, client: Client, body: unknown) {
+export async function putSettings(deps: SettingsDeps, principal: Principal, client: Client, body: unknown) {
   const parsed = settingsBodySchema.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
   const ws = await workspaceOf(deps, principal);
-  const { min, max } = retentionRange(ws.plan);
-  const to = parsed.data.retentionDays;
-  if (to < min || to > max) {
-    const message =
-      min === max
-        ? `is fixed at ${min} days on the ${ws.plan} plan`
-        : `must be ${min}–${max} days on the ${ws.plan} plan`;
-    throw new ValidationError([{ path: "/retentionDays", message }]);
+  const { retentionDays: to, exportDestination: destination } = parsed.data;
+  if (to !== undefined) {
+    const { min, max } = retentionRange(ws.plan);
+    if (to < min || to > max) {
+      const message =
+        min === max
+          ? `is fixed at ${min} days on the ${ws.plan} plan`
+          : `must be ${min}–${max} days on the ${ws.plan} plan`;
+      throw new ValidationError([{ path: "/retentionDays", message }]);
+    }
   }
-  if (to !== ws.retentionDays) {
-    // The record first: a change may fail after it (503, visible in the log), but none goes unlogged.
+  if (destination !== undefined && ws.plan !== "enterprise") {
+    throw new ValidationError([
+      {
+        path: "/exportDestination",
+        message: "nightly exports, and so their destination, are for the enterprise plan",
+      },
+    ]);
+  }
+  if (destination) checkEndpoint(destination.endpoint, deps.config.ALLOW_HTTP_DESTINATIONS);
+
+  let next = ws;
+  if (to !== undefined && to !== ws.retentionDays) {
     await recordServiceEvent(deps, ws.workspaceId, {
       type: "audit.settings_changed",
       ...actionEvent(principal, client),
       context: { field: "retentionDays", from: ws.retentionDays, to },
     });
     await deps.control.setRetention(ws.workspaceId, to);
+    next = { ...next, retentionDays: to };
   }
-  return view({ ...ws, retentionDays: to });
+  if (destination !== undefined) {
+    const prefix = deps.config.DESTINATION_SECRET_PREFIX;
+    if (!prefix)
+      throw new Error("invalid configuration: DESTINATION_SECRET_PREFIX is required to set a destination");
+    const stored: ExportDestination | undefined = destination
+      ? {
+          ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),
+          region: destination.region,
+          bucket: destination.bucket,
+          prefix: destination.prefix,
+          accessKeyId: destination.accessKeyId,
+          forcePathStyle: destination.forcePathStyle,
+          secretName: `${prefix}${ws.workspaceId}`,
+          updatedAt: deps.clock.now().toISOString(),
+        }
+      : undefined;
+    await recordServiceEvent(deps, ws.workspaceId, {
+      type: "audit.settings_changed",
+      ...actionEvent(principal, client),
+      context: {
+        field: "exportDestination",
+        from: ws.exportDestination ? publicDestination(ws.exportDestination) : null,
+        to: stored ? publicDestination(stored) : null,
+      },
+    });
+    if (destination && stored) await deps.secrets.put(stored.secretName, destination.secretAccessKey);
+    await deps.control.setExportDestination(ws.workspaceId, stored);
+    next = { ...next, exportDestination: stored };
+    if (!stored) delete next.exportDestination;
+  }
+  return view(next);
 }

@@ -51,9 +51,72 @@ export const apiKeyWithSecretSchema = apiKeySchema
 export const PER_NODE_RETENTION_DAYS = 90;
 export const ENTERPRISE_RETENTION = { min: 30, max: 365, default: 365 } as const;
 
+const destinationFields = {
+  endpoint: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .max(512)
+    .optional()
+    .meta({
+      description:
+        "S3-compatible endpoint (https), e.g. https://s3.eu-central-1.amazonaws.com or an R2/MinIO URL. " +
+        "Default: AWS S3 in `region`.",
+    }),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .default("us-east-1"),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an S3 bucket name" }),
+  prefix: z
+    .string()
+    .max(256)
+    .regex(/^[\x20-\x7e]*$/, { error: "must be printable ASCII" })
+    .default("")
+    .meta({
+      description: "Key prefix; the files land under `<prefix>exports/<workspace>/<yyyy>/<mm>/<dd>/`.",
+    }),
+  accessKeyId: z.string().min(1).max(256),
+  forcePathStyle: z.boolean().default(false),
+};
+
+export const exportDestinationInputSchema = z
+  .strictObject({
+    ...destinationFields,
+    secretAccessKey: z
+      .string()
+      .min(1)
+      .max(1024)
+      .meta({ description: "Stored in AWS Secrets Manager; never shown again, never logged." }),
+  })
+  .meta({
+    id: "ExportDestinationInput",
+    description: "Enterprise: a bucket of your own that receives a copy of every nightly export.",
+  });
+
+export const exportDestinationSchema = z
+  .object({
+    ...destinationFields,
+    region: z.string(),
+    prefix: z.string(),
+    forcePathStyle: z.boolean(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "ExportDestination", description: "The destination, without its secret." });
+
 export const settingsBodySchema = z
-  .strictObject({ retentionDays: z.number().int() })
-  .meta({ id: "SettingsInput", description: "per-node: 90 only. enterprise: 30–365." });
+  .strictObject({
+    retentionDays: z.number().int().optional(),
+    exportDestination: exportDestinationInputSchema
+      .nullable()
+      .optional()
+      .meta({ description: "Enterprise only. `null` removes the destination." }),
+  })
+  .refine((b) => b.retentionDays !== undefined || b.exportDestination !== undefined, {
+    error: "give retentionDays, exportDestination, or both",
+  })
+  .meta({
+    id: "SettingsInput",
+    description: "Fields left out stay as they are. retentionDays: per-node 90 only, enterprise 30–365.",
+  });
 
 export const settingsSchema = z
   .object({
@@ -61,5 +124,6 @@ export const settingsSchema = z
     plan: z.enum(["per-node", "enterprise"]),
     retentionDays: z.number().int(),
     retentionDaysAllowed: z.object({ min: z.number().int(), max: z.number().int() }),
+    exportDestination: exportDestinationSchema.nullable(),
   })
   .meta({ id: "Settings" });

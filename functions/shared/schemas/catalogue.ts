@@ -13,6 +13,7 @@ const nonEmpty = z.string().min(1).max(256);
 const count = z.number().nonnegative().finite();
 const timestamp = z.iso.datetime({ offset: true, precision: undefined });
 const anyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const settingValue = z.union([anyValue, z.record(z.string(), anyValue)]);
 
 const incident = z.looseObject({
   incidentId: nonEmpty,
@@ -96,7 +97,8 @@ export const CATALOGUE = {
     description: "An indicator-of-compromise pattern was added.",
   },
   "audit.settings_changed": {
-    context: z.looseObject({ field: nonEmpty, from: anyValue, to: anyValue }),
+    // A scalar setting, or one made of scalars (the export destination, never with its secret).
+    context: z.looseObject({ field: nonEmpty, from: settingValue, to: settingValue }),
     sourceIp: "required",
     producer: "service",
     description: "The workspace's audit log settings changed.",
@@ -123,6 +125,17 @@ export const CATALOGUE = {
     sourceIp: "required",
     producer: "service",
     description: "A download link for an export was issued.",
+  },
+  "audit.export_delivery_failed": {
+    context: z.looseObject({
+      day: nonEmpty,
+      destination: z.looseObject({ bucket: nonEmpty }),
+      attempts: count.int(),
+      error: nonEmpty,
+    }),
+    producer: "service",
+    description:
+      "A nightly export could not be delivered to the workspace's own bucket (the built-in copy was written).",
   },
   "audit.queried": {
     context: z.looseObject({ route: nonEmpty, filters: z.record(z.string(), z.unknown()) }),

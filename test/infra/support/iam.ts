@@ -82,19 +82,24 @@ function tableArn(table: TableRef): string {
 
 const PSEUDO = /^AWS::/;
 
-/** Flattens an intrinsic to a string, resolving references to `table` to sample values. */
-export function flatten(value: unknown, table: TableRef): string {
+/**
+ * Flattens an intrinsic to a string, resolving references to `table` (if given) to sample values.
+ * Pseudo parameters become `*`, any other reference `<LogicalId>`.
+ */
+export function flatten(value: unknown, table?: TableRef): string {
   if (typeof value === "string") return value;
   if (value === null || typeof value !== "object") return String(value);
   const obj = value as Record<string, unknown>;
   if ("Ref" in obj) {
     const id = String(obj.Ref);
-    if (id === table.logicalId) return table.tableName;
+    if (id === table?.logicalId) return table.tableName;
     return PSEUDO.test(id) ? "*" : `<${id}>`;
   }
   if ("Fn::GetAtt" in obj) {
     const [id, attr] = toArray(obj["Fn::GetAtt"] as string | string[]);
-    if (id === table.logicalId) return attr === "StreamArn" ? `${tableArn(table)}/stream/*` : tableArn(table);
+    if (table && id === table.logicalId) {
+      return attr === "StreamArn" ? `${tableArn(table)}/stream/*` : tableArn(table);
+    }
     return `<${id}.${attr}>`;
   }
   if ("Fn::Join" in obj) {
@@ -106,7 +111,7 @@ export function flatten(value: unknown, table: TableRef): string {
     const text = typeof sub === "string" ? sub : String((sub as unknown[])[0]);
     return text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
       const [id, attr] = name.split(".");
-      if (id === table.logicalId) return attr === undefined ? table.tableName : tableArn(table);
+      if (table && id === table.logicalId) return attr === undefined ? table.tableName : tableArn(table);
       return PSEUDO.test(name) ? "*" : `<${name}>`;
     });
   }
@@ -189,4 +194,37 @@ export function actionsOnTable(template: TemplateJson, table: TableRef, roleLogi
     }
   }
   return [...actions].sort();
+}
+
+export interface ArnGrant {
+  readonly source: string;
+  readonly roles: readonly string[];
+  /** The statement's actions, as written, that match one of the actions asked about. */
+  readonly actions: readonly string[];
+  /** The statement's resources, flattened (pseudo parameters become `*`). */
+  readonly resources: readonly string[];
+}
+
+/**
+ * Allow statements that grant any of `actions` (literally, through a wildcard such as
+ * `secretsmanager:*` or `*`, or through a NotAction that does not exclude it) on a resource pattern
+ * that matches `arn`, a sample ARN (`arn:aws:<service>:eu-west-1:123456789012:...`).
+ */
+export function grantsOnArn(template: TemplateJson, arn: string, actions: readonly string[]): ArnGrant[] {
+  const grants: ArnGrant[] = [];
+  for (const { source, roles, statement } of allPolicyStatements(template)) {
+    if (statement.Effect !== "Allow") continue;
+    const resources = toArray(statement.Resource).map((r) => flatten(r));
+    const covers =
+      statement.NotResource !== undefined || resources.some((pattern) => wildcardMatches(pattern, arn));
+    if (!covers) continue;
+    const granted =
+      statement.NotAction !== undefined
+        ? actions
+            .filter((a) => !toArray(statement.NotAction).some((pattern) => wildcardMatches(pattern, a)))
+            .map((a) => `NotAction lets through ${a}`)
+        : toArray(statement.Action).filter((pattern) => actions.some((a) => wildcardMatches(pattern, a)));
+    if (granted.length > 0) grants.push({ source, roles, actions: [...granted].sort(), resources });
+  }
+  return grants;
 }
