@@ -239,8 +239,16 @@ export interface ArchiveStore {
   /** Starts a multipart upload of `key` (retention and checksum algorithm set now); returns its id. */
   startUpload(key: string, options: ObjectOptions): Promise<string>;
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<UploadedPart>;
-  /** Completes the upload only if `key` is free (`If-None-Match: *`); "exists" when it was taken. */
-  completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<"created" | "exists">;
+  /**
+   * Completes the upload only if `key` is free (`If-None-Match: *`); "exists" when it was taken. The
+   * new object is locked until `options.retainUntil`, as a single put would be.
+   */
+  completeUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+    options: ObjectOptions,
+  ): Promise<"created" | "exists">;
   abortUpload(key: string, uploadId: string): Promise<void>;
   /** A GET URL for `key` that expires after `seconds`. */
   presignGet(key: string, seconds: number, downloadName: string): Promise<string>;

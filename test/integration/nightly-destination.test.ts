@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import {
   GetObjectCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   type S3Client,
@@ -280,6 +281,16 @@ describe("a nightly run killed half-way and run again", () => {
     const { results } = await run(archive);
     expect(results.find((r) => r.workspaceId === ws.id)).toMatchObject({ status: "created", eventCount: N });
     expect(await versions()).toEqual([`${prefix()}events.ndjson.gz`, `${prefix()}manifest.json`]);
+    // The day's file was a multipart upload; it is locked like the single-put manifest.
+    for (const name of ["events.ndjson.gz", "manifest.json"]) {
+      const head = await s3.send(
+        new HeadObjectCommand({ Bucket: env.exportBucket, Key: `${prefix()}${name}` }),
+      );
+      expect(head.ObjectLockMode).toBe("COMPLIANCE");
+      expect(head.ObjectLockRetainUntilDate?.toISOString()).toBe(
+        new Date(K.getTime() + 365 * DAY_MS).toISOString(),
+      );
+    }
     const lines = gunzipSync(await read(s3, env.exportBucket, `${prefix()}events.ndjson.gz`))
       .toString("utf8")
       .trimEnd()

@@ -4,7 +4,9 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -89,7 +91,12 @@ export class S3ArchiveStore implements ArchiveStore {
     }
   }
 
-  async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<"created" | "exists"> {
+  async completeUpload(
+    key: string,
+    uploadId: string,
+    parts: UploadedPart[],
+    options: ObjectOptions,
+  ): Promise<"created" | "exists"> {
     try {
       await this.client.send(
         new CompleteMultipartUploadCommand({
@@ -106,10 +113,36 @@ export class S3ArchiveStore implements ArchiveStore {
           },
         }),
       );
-      return "created";
     } catch (err: unknown) {
       if (isPreconditionFailed(err)) return "exists";
       translateStorageError(err, "archive upload complete");
+    }
+    await this.ensureLocked(key, options.retainUntil);
+    return "created";
+  }
+
+  /**
+   * S3 gives a completed multipart object the retention its CreateMultipartUpload asked for; not
+   * every engine does (moto 5.2.5 drops it). Check, and set it on the version if it is missing:
+   * COMPLIANCE retention can always be set or lengthened, never shortened or removed.
+   */
+  private async ensureLocked(key: string, retainUntil: Date): Promise<void> {
+    // A date already past (a test's frozen clock) needs no lock, and S3 would refuse to set one.
+    if (retainUntil.getTime() <= Date.now()) return;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
+      if (head.ObjectLockMode === "COMPLIANCE" && until >= retainUntil.getTime()) return;
+      await this.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: this.bucket,
+          Key: key,
+          VersionId: head.VersionId,
+          Retention: { Mode: "COMPLIANCE", RetainUntilDate: retainUntil },
+        }),
+      );
+    } catch (err: unknown) {
+      translateStorageError(err, "archive lock check");
     }
   }
 

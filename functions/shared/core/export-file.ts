@@ -95,7 +95,7 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   let put: "created" | "exists";
   if (uploadId) {
     if (last.length > 0) await upload(last);
-    put = await archive.completeUpload(key, uploadId, parts);
+    put = await archive.completeUpload(key, uploadId, parts, options);
     if (put === "exists") await archive.abortUpload(key, uploadId);
   } else {
     // The whole file fits in one part: one conditional put.
