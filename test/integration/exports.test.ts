@@ -16,11 +16,16 @@ import {
   startApi,
   type TestApi,
   type TestWorkspace,
+  useOwnMoto,
   workspace,
 } from "./harness.js";
 
-/** 25,000 in the issue; moto reads a partition in O(its size) per Query, so CI runs a tenth. */
-const N = Number(process.env.EXPORT_TEST_EVENTS ?? 2_500);
+/**
+ * 25,000 events, as the issue asks. This file runs on a moto of its own: moto reads a partition in
+ * O(its size) per Query, so this load on the shared server would slow every other file's queries.
+ * EXPORT_TEST_EVENTS overrides it for quick local runs.
+ */
+const N = Number(process.env.EXPORT_TEST_EVENTS ?? 25_000);
 /** The loaded events are recorded before this; the service's own audit events after it. */
 const LOADED_UNTIL = "2026-03-09T17:00:00Z";
 const TYPES = [
@@ -38,7 +43,10 @@ interface ExportView {
   url?: string;
 }
 
-describe(`on-demand exports of ${N} events`, () => {
+useOwnMoto();
+
+// Each export of 25,000 events reads ~25 pages from moto, a second or two each.
+describe(`on-demand exports of ${N} events`, { timeout: 300_000 }, () => {
   let api: TestApi;
   let ws: TestWorkspace;
   const byId = new Map<string, StoredEvent>();

@@ -1,22 +1,51 @@
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import type { WorkerExtras } from "../../functions/export-worker/handler.js";
-import { newDocumentClient } from "../../functions/shared/adapters/clients.js";
+import { JOB_REQUEST_TIMEOUT_MS, newDocumentClient } from "../../functions/shared/adapters/clients.js";
 import { FixedClock } from "../../functions/shared/clock.js";
 import { loadConfig } from "../../functions/shared/config.js";
 import { type Deps, makeDeps } from "../../functions/shared/deps.js";
 import type { Scope } from "../../functions/shared/routes.js";
-import { localEnv, type SeededWorkspace, seedWorkspace } from "../../scripts/lib/bootstrap.js";
+import {
+  localEnv,
+  processEnvFor,
+  provision,
+  type SeededWorkspace,
+  seedWorkspace,
+} from "../../scripts/lib/bootstrap.js";
 import {
   createLocalServer,
   type LambdaHandler,
   listen,
   moduleHandler,
 } from "../../scripts/lib/local-server.js";
+import { type MotoServer, startMoto } from "../../scripts/lib/moto.js";
 
-export const motoEnv = () => localEnv(inject("motoEndpoint"), "test");
+let ownEndpoint: string | undefined;
+
+/** The moto this test file talks to: the run's shared one, or its own (see {@link useOwnMoto}). */
+export const motoEnv = () => localEnv(ownEndpoint ?? inject("motoEndpoint"), "test");
+
+/**
+ * Gives this test file a moto of its own, provisioned like the shared one, and points this file's
+ * process at it. For files that load tens of thousands of events: moto reads a partition in O(its
+ * size), so on the shared server that load would slow every other file's queries. Call it at the top
+ * level of the file, so it runs before any other hook builds a client.
+ */
+export function useOwnMoto(): void {
+  let moto: MotoServer | undefined;
+  beforeAll(async () => {
+    moto = await startMoto({ quiet: true });
+    ownEndpoint = moto.endpoint;
+    await provision(motoEnv());
+    Object.assign(process.env, processEnvFor(motoEnv()));
+  }, 180_000);
+  afterAll(async () => {
+    await moto?.stop();
+  });
+}
 
 /** A workspace id no other test uses, so test files can run in parallel against one moto. */
 export const uniqueWorkspace = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
@@ -73,7 +102,14 @@ export async function startApi(
     deps,
     runQueuedExports: async (extras = {}) => {
       const { makeHandler } = await import("../../functions/export-worker/handler.js");
-      const worker = makeHandler(deps, { queue: exportQueue, ...extras });
+      // The worker runs with the jobs' longer request timeout, as deployed (jobDeps).
+      const workerDeps = makeDeps({
+        config: deps.config,
+        client: newDocumentClient(options.endpoint, JOB_REQUEST_TIMEOUT_MS),
+        clock,
+        queryPageSize: options.queryPageSize,
+      });
+      const worker = makeHandler(workerDeps, { queue: exportQueue, ...extras });
       const ids = new Set<string>();
       let failures = 0;
       for (let id = queued.shift(); id !== undefined; id = queued.shift()) {
