@@ -136,6 +136,8 @@ export async function encodeAll(
 
 /** Uncompressed bytes per gzip member: deflate's window is 32 KiB, so restarting costs nothing. */
 const GZIP_BLOCK = 1024 * 1024;
+/** Without gzip a block is only a copy; small ones keep the heap small (npm run bench:export). */
+const PLAIN_BLOCK = 64 * 1024;
 
 /**
  * Cuts an export file into upload parts of at least `partSize` bytes (the last may be smaller),
@@ -158,7 +160,7 @@ export class PartEncoder {
     /** Events already written by earlier parts (when resuming). */
     eventsBefore = 0,
     /** Uncompressed bytes per block (per gzip member); smaller in tests. */
-    private readonly blockBytesMax = GZIP_BLOCK,
+    private readonly blockBytesMax = gzip ? GZIP_BLOCK : PLAIN_BLOCK,
   ) {
     this.count = eventsBefore;
   }
