@@ -59,6 +59,7 @@ export interface WriteFileOptions extends ObjectOptions {
  */
 export async function writeExportFile(options: WriteFileOptions): Promise<FileResult> {
   const { archive, key, resume } = options;
+  const object = { contentType: options.contentType, retainUntil: options.retainUntil };
   const partBytes = Math.max(options.partBytes ?? DEFAULT_PART_BYTES, MIN_PART_BYTES);
   const encoder = new PartEncoder(options.format, options.gzip, partBytes, resume?.eventCount ?? 0);
   const hash = resume ? undefined : createHash("sha256");
@@ -70,7 +71,7 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
     if (parts.length >= MAX_PARTS) {
       throw new Error(`export file exceeds ${MAX_PARTS} parts of ${partBytes} bytes`);
     }
-    uploadId ??= await archive.startUpload(key, options);
+    uploadId ??= await archive.startUpload(key, object);
     hash?.update(body);
     parts.push(await archive.uploadPart(key, uploadId, parts.length + 1, body));
   };
@@ -95,12 +96,12 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   let put: "created" | "exists";
   if (uploadId) {
     if (last.length > 0) await upload(last);
-    put = await archive.completeUpload(key, uploadId, parts, options);
+    put = await archive.completeUpload(key, uploadId, parts, object);
     if (put === "exists") await archive.abortUpload(key, uploadId);
   } else {
     // The whole file fits in one part: one conditional put.
     hash?.update(last);
-    put = await archive.putOnce(key, last, options);
+    put = await archive.putOnce(key, last, object);
   }
   const producedSha256 = hash?.digest("hex");
   const produced = uploadId ? parts.reduce((n, p) => n + p.bytes, 0) : last.length;
