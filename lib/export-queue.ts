@@ -1,12 +1,17 @@
 import { Duration } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { MAX_EXPORT_ATTEMPTS } from "../functions/shared/core/exports.js";
 import { deadLetterQueue } from "./dead-letter-queue.js";
 
 export interface ExportQueueProps {
   /** The worker's timeout: a message stays invisible six times as long, as AWS advises for SQS event sources. */
   readonly workerTimeout: Duration;
-  /** Deliveries before a request goes to the dead-letter queue. @default 3 */
+  /**
+   * Deliveries before a request goes to the dead-letter queue. One more than the worker's own limit
+   * (MAX_EXPORT_ATTEMPTS), so the delivery after the last failed try, even a killed one, marks the
+   * export failed instead of leaving it `running`. @default MAX_EXPORT_ATTEMPTS + 1
+   */
   readonly maxReceiveCount?: number;
 }
 
@@ -23,7 +28,10 @@ export class ExportQueue extends Construct {
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.workerTimeout.toSeconds() * 6),
       retentionPeriod: Duration.days(1),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: props.maxReceiveCount ?? MAX_EXPORT_ATTEMPTS + 1,
+      },
     });
   }
 }

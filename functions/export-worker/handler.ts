@@ -21,7 +21,7 @@ export interface WorkerExtras {
 /**
  * SQS → one export per message (batch size 1). A run near Lambda's time limit hands over by queueing
  * the export again; a run that throws leaves the message for redelivery, and the next resumes from
- * the job's checkpoint.
+ * the job's checkpoint. The message's receive count tells runExport when to give up.
  */
 export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) => {
   const archive = extras.archive ?? archiveStore(deps.config);
@@ -31,6 +31,7 @@ export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) =
       const { exportId } = JSON.parse(record.body) as { exportId: string };
       const job = await runExport({ ...deps, archive, exportQueue: queue }, exportId, {
         timeIsShort: () => (context ? context.getRemainingTimeInMillis() < HAND_OVER_MS : false),
+        delivery: Number(record.attributes?.ApproximateReceiveCount ?? 1),
         ...extras.run,
       });
       logger.info("export run finished", { exportId, status: job?.status, eventCount: job?.eventCount });

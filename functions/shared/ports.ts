@@ -234,6 +234,8 @@ export interface ArchiveStore {
    */
   putOnce(key: string, body: Buffer, options: ObjectOptions): Promise<"created" | "exists">;
   get(key: string): Promise<Buffer | undefined>;
+  /** The object's size, or undefined when absent. */
+  head(key: string): Promise<{ bytes: number } | undefined>;
   /** The object as a stream of chunks (large files), or undefined when absent. */
   read(key: string): Promise<{ body: AsyncIterable<Uint8Array>; bytes: number } | undefined>;
   /** Starts a multipart upload of `key` (retention and checksum algorithm set now); returns its id. */

@@ -18,7 +18,12 @@ export function pollQueue(
       try {
         // Short polls: moto handles one request at a time, so a long poll would stall every other call.
         const out = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 0 }),
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 1,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+          }),
         );
         if (!out.Messages?.length) await new Promise((r) => setTimeout(r, 250));
         for (const message of out.Messages ?? []) {
@@ -29,7 +34,9 @@ export function pollQueue(
                 messageId: message.MessageId ?? "",
                 receiptHandle: message.ReceiptHandle ?? "",
                 body: message.Body ?? "",
-                attributes: {} as SQSEvent["Records"][0]["attributes"],
+                attributes: {
+                  ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
+                } as SQSEvent["Records"][0]["attributes"],
                 messageAttributes: {},
                 md5OfBody: message.MD5OfBody ?? "",
                 eventSource: "aws:sqs",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../functions/shared/config.js";
+import { MAX_EXPORT_ATTEMPTS } from "../../functions/shared/core/exports.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
 import { destinationSecretPrefix } from "../../functions/shared/table.js";
 import { STAGES } from "../../lib/stages.js";
@@ -81,6 +82,14 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
         expect(variables.EXPORT_BUCKET).toBeUndefined();
       }
     }
+  });
+
+  it("the export queue gives up one delivery after the worker does, so a killed last try is still marked failed", () => {
+    const queues = s.template.findResources("AWS::SQS::Queue");
+    const queue = queues[logicalIdOf(s.stack.exportQueue.queue)] as {
+      Properties: { RedrivePolicy: { maxReceiveCount: number } };
+    };
+    expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBe(MAX_EXPORT_ATTEMPTS + 1);
   });
 
   it("the queue's URL goes to the functions that send to it: create-export, and the worker that hands over", () => {

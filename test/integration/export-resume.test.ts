@@ -134,7 +134,28 @@ describe("on-demand exports that hand over and resume", () => {
     expectExactly(lines.map((l) => JSON.parse(l) as StoredEvent));
   });
 
-  it(`marks the export failed after ${MAX_EXPORT_ATTEMPTS} runs without progress, and aborts the upload`, async () => {
+  it("survives a run that dies after completing the upload: the next finds the file and finishes", async () => {
+    const id = await create({ format: "json" });
+    let killed = false;
+    const dyingAfterComplete: ArchiveStore = Object.assign(Object.create(archive) as ArchiveStore, {
+      // The process dies right after CompleteMultipartUpload succeeded, before the job says so.
+      completeUpload: async (...args: Parameters<ArchiveStore["completeUpload"]>) => {
+        const put = await archive.completeUpload(...args);
+        if (!killed) {
+          killed = true;
+          throw new Error("killed");
+        }
+        return put;
+      },
+    });
+    const before = api.workerInvocations();
+    await api.runQueuedExports({ archive: dyingAfterComplete, run: { partBytes: PART } });
+    expect(killed).toBe(true);
+    expect(api.workerInvocations() - before).toBe(2);
+    expectExactly(JSON.parse((await fetchReady(id)).toString("utf8")) as StoredEvent[]);
+  });
+
+  it(`marks the export failed when its message failed ${MAX_EXPORT_ATTEMPTS} times, and aborts the upload`, async () => {
     const id = await create({ format: "ndjson" });
     const broken: ArchiveStore = Object.assign(Object.create(archive) as ArchiveStore, {
       // A storage outage moto cannot produce: every part after the first is refused.
@@ -145,8 +166,8 @@ describe("on-demand exports that hand over and resume", () => {
     });
     const before = api.workerInvocations();
     await api.runQueuedExports({ archive: broken, run: { partBytes: PART } });
-    // The first run wrote part 1 (progress), then three runs in a row made none.
-    expect(api.workerInvocations() - before).toBe(1 + MAX_EXPORT_ATTEMPTS);
+    // Each delivery resumes after part 1 and fails on part 2; the third gives up.
+    expect(api.workerInvocations() - before).toBe(MAX_EXPORT_ATTEMPTS);
     const view = await call<ExportView & { error?: string }>(api, "GET", `/v1/exports/${id}`, {
       key: ws.keys.reader,
     });

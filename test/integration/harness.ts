@@ -84,6 +84,8 @@ export async function startApi(
   const queued: string[] = [];
   const exportQueue = { enqueue: async (id: string) => void queued.push(id) };
   let invocations = 0;
+  /** Receive count of each export's current message. */
+  const deliveries = new Map<string, number>();
   const server: Server = createLocalServer(async (name) => {
     const cached = cache.get(name);
     if (cached) return cached;
@@ -115,10 +117,17 @@ export async function startApi(
       for (let id = queued.shift(); id !== undefined; id = queued.shift()) {
         ids.add(id);
         invocations++;
+        const delivery = (deliveries.get(id) ?? 0) + 1;
+        deliveries.set(id, delivery);
+        const record = {
+          body: JSON.stringify({ exportId: id }),
+          attributes: { ApproximateReceiveCount: String(delivery) },
+        };
         try {
-          await worker({ Records: [{ body: JSON.stringify({ exportId: id }) }] } as never);
+          await worker({ Records: [record] } as never);
+          deliveries.delete(id); // done with this message; a hand-over queued a new one
         } catch (err: unknown) {
-          // SQS leaves a failed message for redelivery; a test that wants a failure sees it here.
+          // SQS leaves a failed message for redelivery (its receive count goes up).
           if (++failures > 10) throw err;
           queued.push(id);
         }

@@ -261,7 +261,11 @@ export class DynamoControlStore implements ControlStore {
       TableName: this.tableName,
       Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
       UpdateExpression: "SET #job = :job",
-      ConditionExpression: "#job.#rev = :previous",
+      // Jobs written before revisions existed have none: they count as revision 0.
+      ConditionExpression:
+        job.revision === 1
+          ? "attribute_exists(#job) AND (attribute_not_exists(#job.#rev) OR #job.#rev = :previous)"
+          : "#job.#rev = :previous",
       ExpressionAttributeNames: { "#job": "job", "#rev": "revision" },
       ExpressionAttributeValues: { ":job": job, ":previous": job.revision - 1 },
     });

@@ -169,6 +169,16 @@ export class S3ArchiveStore implements ArchiveStore {
     );
   }
 
+  async head(key: string): Promise<{ bytes: number } | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { bytes: out.ContentLength ?? 0 };
+    } catch (err: unknown) {
+      if (err instanceof Error && (err.name === "NotFound" || err.name === "NoSuchKey")) return undefined;
+      translateStorageError(err, "archive head");
+    }
+  }
+
   async read(key: string): Promise<{ body: AsyncIterable<Uint8Array>; bytes: number } | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));

@@ -8,10 +8,13 @@ import { Keys } from "../table.js";
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /**
- * S3 allows 10,000 parts; the checkpoint (parts list) lives in one DynamoDB item (400 KB), which
- * holds about 3,000. At 8 MiB that is a 24 GiB file.
+ * S3 allows 10,000 parts; the checkpoint (parts list, ~130 bytes a part) lives in one DynamoDB item
+ * (400 KB). 2,500 leaves room for the rest of the job; at 8 MiB that is a 19.5 GiB file.
  */
-export const MAX_PARTS = 3_000;
+export const MAX_PARTS = 2_500;
+
+/** The file would need more parts than a checkpoint can hold: retrying cannot help. */
+export class ExportTooLargeError extends Error {}
 
 export type FileResult =
   | {
@@ -66,10 +69,15 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   const parts: UploadedPart[] = [...(resume?.parts ?? [])];
   let uploadId = resume?.uploadId;
   let lastKey = resume?.lastKey ?? "";
+  // A run that died after completing the upload: the file is stored. Count the events after the
+  // checkpoint (at most one part's worth) and hash what is stored; upload nothing.
+  const completedBefore = resume !== undefined && (await archive.head(key)) !== undefined;
 
   const upload = async (body: Buffer) => {
     if (parts.length >= MAX_PARTS) {
-      throw new Error(`export file exceeds ${MAX_PARTS} parts of ${partBytes} bytes`);
+      throw new ExportTooLargeError(
+        `the export is larger than ${MAX_PARTS} parts of ${partBytes / 2 ** 20} MiB; narrow its filters`,
+      );
     }
     uploadId ??= await archive.startUpload(key, object);
     hash?.update(body);
@@ -80,7 +88,7 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
     options.onEvent?.(event);
     lastKey = Keys.eventSk(event.recordedAt, event.id);
     const part = encoder.add(event);
-    if (!part) continue;
+    if (!part || completedBefore) continue;
     await upload(part);
     const checkpoint = {
       uploadId: uploadId as string,
@@ -94,7 +102,9 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   const last = encoder.end();
   const eventCount = encoder.eventCount;
   let put: "created" | "exists";
-  if (uploadId) {
+  if (completedBefore) {
+    put = "created";
+  } else if (uploadId) {
     if (last.length > 0) await upload(last);
     put = await archive.completeUpload(key, uploadId, parts, object);
     if (put === "exists") await archive.abortUpload(key, uploadId);

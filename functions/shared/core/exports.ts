@@ -5,7 +5,7 @@ import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
-import { type FileResult, writeExportFile } from "./export-file.js";
+import { ExportTooLargeError, type FileResult, writeExportFile } from "./export-file.js";
 import { storeQueryOf } from "./filters.js";
 import { validationError } from "./zod-errors.js";
 
@@ -68,13 +68,19 @@ export async function createExport(
   return view(job);
 }
 
-/** Invocations in a row without a new part before a job is marked failed (the queue's maxReceiveCount). */
+/**
+ * Deliveries of one queue message that may try the export; the next delivery marks it failed. The
+ * queue's maxReceiveCount is one more (lib/export-queue.ts), so even a run that was killed (a
+ * timeout, which no code sees) is followed by a delivery that records the failure.
+ */
 export const MAX_EXPORT_ATTEMPTS = 3;
 
 export interface RunExportOptions {
   /** True when the invocation should hand the rest over (Lambda's time nearly spent). */
   timeIsShort?: () => boolean;
   partBytes?: number;
+  /** How often the queue has delivered this message (SQS ApproximateReceiveCount); 1 at first. */
+  delivery?: number;
 }
 
 export type RunExportDeps = WithArchive & { exportQueue: ExportQueue };
@@ -84,8 +90,10 @@ export type RunExportDeps = WithArchive & { exportQueue: ExportQueue };
  * the encoder into a multipart upload, so memory stays flat whatever the size. After every part
  * the job item records where the file stands; when `timeIsShort()` the run stops there and queues
  * the job again, and the next invocation resumes after the last event written. A run that dies is
- * redelivered by the queue and resumes the same way; after {@link MAX_EXPORT_ATTEMPTS} runs without
- * progress the job is `failed`. The query is pinned to the job's creation (events recorded later
+ * redelivered by the queue and resumes the same way (a hand-over starts a new message); a message
+ * that failed {@link MAX_EXPORT_ATTEMPTS} times marks the job `failed`, as does an export too large
+ * for one file. A run that dies after the file was completed finds it stored and only finishes the
+ * bookkeeping. The query is pinned to the job's creation (events recorded later
  * and expiries after it change nothing), so every invocation reads the same log.
  *
  * When the file is complete the job is `ready` and the log gets `audit.exported` with the count and
@@ -98,16 +106,34 @@ export async function runExport(
 ): Promise<ExportJob | undefined> {
   const found = await deps.control.getExportJob(exportId);
   if (!found || found.status === "ready" || found.status === "failed") return found;
+  const delivery = options.delivery ?? 1;
+  const objectKey = `on-demand/${found.workspaceId}/${found.exportId}.${extension(found)}`;
+  const fail = async (current: ExportJob, reason: string) => {
+    if (current.progress) {
+      await deps.archive.abortUpload(objectKey, current.progress.uploadId).catch(() => undefined);
+    }
+    const failed: ExportJob = {
+      ...current,
+      status: "failed",
+      revision: (current.revision ?? 0) + 1,
+      progress: undefined,
+      finishedAt: deps.clock.now().toISOString(),
+      error: reason,
+    };
+    return (await deps.control.updateExportJob(failed)) ? failed : deps.control.getExportJob(exportId);
+  };
+  if (delivery > MAX_EXPORT_ATTEMPTS) {
+    return fail(found, "the export could not be written; create a new one");
+  }
   let job: ExportJob = {
     ...found,
     status: "running",
-    attempts: (found.attempts ?? 0) + 1,
-    revision: found.revision + 1,
+    attempts: delivery,
+    revision: (found.revision ?? 0) + 1,
   };
   // Another worker moved the job on since we read it: it is theirs.
   if (!(await deps.control.updateExportJob(job))) return deps.control.getExportJob(exportId);
 
-  const objectKey = `on-demand/${job.workspaceId}/${job.exportId}.${extension(job)}`;
   const createdAt = new Date(job.createdAt);
   const query = storeQueryOf(
     job.workspaceId,
@@ -138,19 +164,10 @@ export async function runExport(
     });
   } catch (err: unknown) {
     if (err instanceof LostJobError) return deps.control.getExportJob(exportId);
-    logger.error("export run failed", { exportId, attempts: job.attempts, error: err as Error });
-    if ((job.attempts ?? 0) < MAX_EXPORT_ATTEMPTS) throw err; // the queue redelivers; the next run resumes
-    if (job.progress) await deps.archive.abortUpload(objectKey, job.progress.uploadId).catch(() => undefined);
-    const failed: ExportJob = {
-      ...job,
-      status: "failed",
-      revision: job.revision + 1,
-      progress: undefined,
-      finishedAt: deps.clock.now().toISOString(),
-      error: "the export could not be written; create a new one",
-    };
-    await deps.control.updateExportJob(failed);
-    return failed;
+    logger.error("export run failed", { exportId, delivery, error: err as Error });
+    if (err instanceof ExportTooLargeError) return fail(job, err.message);
+    if (delivery < MAX_EXPORT_ATTEMPTS) throw err; // the queue redelivers; the next run resumes
+    return fail(job, "the export could not be written; create a new one");
   }
 
   if (result.status === "stopped") {
@@ -185,8 +202,8 @@ export async function runExport(
       sha256: result.sha256,
     },
   });
-  await deps.control.updateExportJob(ready);
-  return ready;
+  // Lost to another worker: the job is whatever it made of it (the event above is idempotent).
+  return (await deps.control.updateExportJob(ready)) ? ready : deps.control.getExportJob(exportId);
 }
 
 /** Another invocation moved the job on: this one stops without touching it. */
