@@ -111,6 +111,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "nightly-export": {
     description: "Nightly compliance export to the Object Lock bucket",
     queryEvents: true,
+    // audit.export_delivery_failed goes into the workspace's log.
+    appendEvents: true,
     control: { scan: true },
     exportBucket: "write",
     // Copies each day's files to the workspace's own bucket, if it set a destination.

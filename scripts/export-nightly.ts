@@ -32,9 +32,9 @@ const result = await handler({
 for (const r of result.results) {
   const copy = !r.destination
     ? ""
-    : r.destination.status === "delivered"
-      ? `  → own bucket: delivered${r.destination.caughtUp ? ` (and ${r.destination.caughtUp.join(", ")})` : ""}`
-      : `  → own bucket: FAILED after ${r.destination.attempts} attempts: ${r.destination.error}`;
+    : r.destination.status === "failed"
+      ? `  → own bucket: FAILED after ${r.destination.attempts} attempts: ${r.destination.error}`
+      : `  → own bucket: ${r.destination.status}${r.destination.caughtUp ? ` (and ${r.destination.caughtUp.join(", ")})` : ""}`;
   console.log(
     `${r.day}  ${r.workspaceId.padEnd(20)} ${r.status.padEnd(8)} ${r.eventCount} events  ${r.manifestKey}${copy}`,
   );

@@ -58,7 +58,8 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "get-export": ["dynamodb:GetItem", "dynamodb:PutItem"],
   // Streams the query into the file, then appends audit.exported.
   "export-worker": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
-  "nightly-export": ["dynamodb:GetItem", "dynamodb:Query"],
+  // Reads each day, and appends audit.export_delivery_failed when a customer's bucket is down.
+  "nightly-export": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
   "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem"],
 };
 

@@ -51,7 +51,8 @@ describe("nightly export to the workspace's own bucket", () => {
   let ws: TestWorkspace;
   const env = motoEnv();
   const { s3, secrets } = localClients(env);
-  const [A, B, C] = [utcDay(-12), utcDay(-11), utcDay(-10)];
+  // Far enough back that other files' nightly runs (days -3 to -1) never catch up on these days.
+  const [A, B, C] = [utcDay(-14), utcDay(-13), utcDay(-12)];
   const destination = {
     endpoint: env.endpoint,
     region: "us-east-1",
@@ -139,6 +140,11 @@ describe("nightly export to the workspace's own bucket", () => {
       const builtIn = await read(s3, env.exportBucket, key);
       expect(await read(s3, env.customerBucket, `acme-siem/${key}`)).toEqual(builtIn);
     }
+    // A rerun finds the day at the destination and copies nothing.
+    expect(mine((await run(A)).results)).toMatchObject({
+      status: "exists",
+      destination: { status: "already" },
+    });
   });
 
   it("with the destination's endpoint down, writes the built-in copy, retries, and reports the failure", async () => {
@@ -212,12 +218,12 @@ describe("a nightly run killed half-way and run again", () => {
   const env = motoEnv();
   const { s3, document } = localClients(env);
   const archive = new S3ArchiveStore(s3, env.exportBucket);
-  const K = utcDay(-14);
+  const K = utcDay(-17);
   const N = 900;
   const dayEvents: StoredEvent[] = [];
   const prefix = () => prefixOf(ws.id, K);
   const run = (store: ArchiveStore) =>
-    makeHandler(api.deps, { archive: store, partBytes: 5 * 1024 * 1024 })({
+    makeHandler(api.deps, { archive: store, partBytes: 5 * 1024 * 1024, sleep: async () => {} })({
       time: new Date(K.getTime() + DAY_MS + 900_000).toISOString(),
     });
   /** The archive, except that `method` throws for this workspace's keys once `when` says so. */

@@ -39,6 +39,7 @@ export const openS3Destination: OpenDestination = (
         }),
       );
     },
+    /** True, false, or throws when the endpoint cannot say (403 to a write-only key, network). */
     async exists(key) {
       try {
         await client.send(new HeadObjectCommand({ Bucket: destination.bucket, Key: key }));

@@ -19,11 +19,14 @@ export interface DeliveryDeps extends EventsDeps {
 }
 
 export interface Delivery {
-  status: "delivered" | "failed";
+  /** "already": a rerun found the day at the destination; "deferred": left for a later night. */
+  status: "delivered" | "already" | "failed" | "deferred";
   attempts: number;
   error?: string;
   /** Earlier days that had not reached the destination and were delivered by this run. */
   caughtUp?: string[];
+  /** An earlier day whose catch-up failed (recorded like any failed day; today's copy stands). */
+  catchUpFailed?: { day: string; error: string };
 }
 
 /** One day's files in the built-in bucket. */
@@ -54,8 +57,9 @@ export const destinationKey = (destination: ExportDestination, builtInKey: strin
  * its SHA-256 for the endpoint to check. Each file gets {@link DELIVERY_BACKOFF_MS}.length + 1
  * attempts. It never throws: a failure is logged (the stack alarms on that line) and recorded in
  * the workspace's log as `audit.export_delivery_failed`, and the built-in copy stands regardless.
- * After a success, earlier days (up to {@link CATCH_UP_DAYS}) whose manifest is missing at the
- * destination are delivered too, so an outage heals on the next good night.
+ * A rerun skips a day whose manifest is already there. After a success, earlier days (up to
+ * {@link CATCH_UP_DAYS}) whose manifest is missing at the destination are delivered too, so an
+ * outage heals on the next good night; a catch-up failure is that earlier day's, not today's.
  */
 export async function deliverDay(
   deps: DeliveryDeps,
@@ -80,50 +84,82 @@ export async function deliverDay(
     }
   };
 
+  let bucket: DestinationBucket;
   try {
     const secret = await deps.secrets.get(destination.secretName);
     if (secret === undefined)
       throw new Error(`the destination's secret ${destination.secretName} is missing`);
-    const bucket = deps.openDestination(destination, secret);
-    await withRetries(() => copyDay(deps.archive, bucket, destination, files));
-    const caughtUp: string[] = [];
-    for (const earlier of await earlierDays()) {
-      if (await bucket.exists(destinationKey(destination, earlier.manifestKey))) continue;
-      await withRetries(() => copyDay(deps.archive, bucket, destination, earlier));
-      caughtUp.push(earlier.day);
+    bucket = deps.openDestination(destination, secret);
+    if (
+      (await bucket.exists(destinationKey(destination, files.manifestKey)).catch(() => undefined)) === true
+    ) {
+      return { status: "already", attempts: 0 };
     }
-    return { status: "delivered", attempts, ...(caughtUp.length ? { caughtUp } : {}) };
+    await withRetries(() => copyDay(deps.archive, bucket, destination, files));
   } catch (err: unknown) {
     const error = describe(err);
-    logger.error(DESTINATION_DELIVERY_FAILED, {
-      workspaceId: workspace.workspaceId,
-      day: files.day,
-      bucket: destination.bucket,
-      endpoint: destination.endpoint,
-      attempts,
-      error,
-    });
-    await recordServiceEvent(deps, workspace.workspaceId, {
-      // One record per workspace-day, however often the run is repeated.
-      id: `export-delivery-failed-${files.day}`,
-      type: "audit.export_delivery_failed",
-      actor: { type: "system", id: "nightly-export" },
-      resource: { type: "nightly_export", id: files.day },
-      context: {
-        day: files.day,
-        destination: {
-          bucket: destination.bucket,
-          prefix: destination.prefix,
-          ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),
-        },
-        attempts,
-        error,
-      },
-    }).catch((recordErr: unknown) =>
-      logger.error("could not record the delivery failure", { error: recordErr as Error }),
-    );
+    await reportFailure(deps, workspace, destination, files.day, attempts, error);
     return { status: "failed", attempts, error };
   }
+
+  const delivery: Delivery = { status: "delivered", attempts };
+  const caughtUp: string[] = [];
+  for (const earlier of await earlierDays().catch(() => [])) {
+    const before = attempts;
+    try {
+      // A bucket that answers 403 to HEAD (write-only credentials) cannot say: assume delivered.
+      const present = await bucket.exists(destinationKey(destination, earlier.manifestKey)).catch(() => true);
+      if (present) continue;
+      await withRetries(() => copyDay(deps.archive, bucket, destination, earlier));
+      caughtUp.push(earlier.day);
+    } catch (err: unknown) {
+      const error = describe(err);
+      await reportFailure(deps, workspace, destination, earlier.day, attempts - before, error);
+      delivery.catchUpFailed = { day: earlier.day, error };
+      break;
+    }
+  }
+  delivery.attempts = attempts;
+  if (caughtUp.length) delivery.caughtUp = caughtUp;
+  return delivery;
+}
+
+/** The alarm's log line and the workspace's `audit.export_delivery_failed`, once per workspace-day. */
+async function reportFailure(
+  deps: DeliveryDeps,
+  workspace: WorkspaceRecord,
+  destination: ExportDestination,
+  day: string,
+  attempts: number,
+  error: string,
+): Promise<void> {
+  logger.error(DESTINATION_DELIVERY_FAILED, {
+    workspaceId: workspace.workspaceId,
+    day,
+    bucket: destination.bucket,
+    endpoint: destination.endpoint,
+    attempts,
+    error,
+  });
+  await recordServiceEvent(deps, workspace.workspaceId, {
+    // One record per workspace-day, however often the run is repeated.
+    id: `export-delivery-failed-${day}`,
+    type: "audit.export_delivery_failed",
+    actor: { type: "system", id: "nightly-export" },
+    resource: { type: "nightly_export", id: day },
+    context: {
+      day,
+      destination: {
+        bucket: destination.bucket,
+        prefix: destination.prefix,
+        ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),
+      },
+      attempts,
+      error,
+    },
+  }).catch((recordErr: unknown) =>
+    logger.error("could not record the delivery failure", { error: recordErr as Error }),
+  );
 }
 
 async function copyDay(

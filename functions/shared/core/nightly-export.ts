@@ -147,23 +147,24 @@ export async function exportDay(
 }
 
 /**
- * The nightly job: every enterprise workspace's `day`, one after another, each then copied to the
- * workspace's own bucket if it has one. One workspace's failure does not stop the others; the run
- * throws at the end (so the scheduler retries it, and the rerun skips what is done).
+ * The nightly job: every enterprise workspace's `day` into the Object Lock bucket first, then the
+ * copies to the workspaces' own buckets, so no customer endpoint can hold up a built-in copy. One
+ * workspace's failure does not stop the others; the run throws at the end (so the scheduler retries
+ * it, and the rerun skips what is done). Copies still pending when `timeIsShort()` are left to the
+ * next night's catch-up ("deferred").
  */
 export async function runNightlyExport(
   deps: NightlyExportDeps,
   day: string,
   now: Date,
+  timeIsShort: () => boolean = () => false,
 ): Promise<DayExport[]> {
   const workspaces = (await deps.control.listWorkspaces()).filter((w) => w.plan === "enterprise");
-  const results: DayExport[] = [];
+  const written: { workspace: WorkspaceRecord; result: DayExport }[] = [];
   const failed: string[] = [];
   for (const workspace of workspaces) {
     try {
-      const result = await exportDay(deps, workspace, day, now);
-      const destination = await deliverDay(deps, workspace, result, () => earlierDays(deps, workspace, day));
-      results.push(destination ? { ...result, destination } : result);
+      written.push({ workspace, result: await exportDay(deps, workspace, day, now) });
     } catch (err: unknown) {
       logger.error("nightly export of a workspace failed", {
         workspaceId: workspace.workspaceId,
@@ -171,6 +172,17 @@ export async function runNightlyExport(
         error: err as Error,
       });
       failed.push(workspace.workspaceId);
+    }
+  }
+  const results: DayExport[] = [];
+  for (const { workspace, result } of written) {
+    if (!workspace.exportDestination) {
+      results.push(result);
+    } else if (timeIsShort()) {
+      results.push({ ...result, destination: { status: "deferred", attempts: 0 } });
+    } else {
+      const destination = await deliverDay(deps, workspace, result, () => earlierDays(deps, workspace, day));
+      results.push(destination ? { ...result, destination } : result);
     }
   }
   if (failed.length) throw new Error(`nightly export of ${day} failed for: ${failed.join(", ")}`);

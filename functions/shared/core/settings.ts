@@ -48,23 +48,24 @@ export async function getSettings(deps: EventsDeps, principal: Principal) {
 export type SettingsDeps = EventsDeps & { config: Config; secrets: SecretStore };
 
 const PRIVATE_HOST =
-  /^(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|0\.|\[?::1\]?$|\[?f[cd]|\[?fe80)/i;
+  /^(localhost$|127\.|10\.|0\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|\[)/i;
 
-/** Deployed stacks send to https endpoints on public hosts only (no reaching into AWS's own network). */
+/**
+ * Deployed stacks send to https endpoints on public hosts only: no IP literal in a loopback,
+ * private, link-local or carrier-grade NAT range, no IPv6 literal at all, and no credentials in the
+ * URL (they would be shown in the settings and the log). A public name that resolves to a private
+ * address is not caught here; the Lambda runs outside any VPC, so it reaches nothing private by it.
+ */
 export function checkEndpoint(endpoint: string | undefined, allowHttp: boolean): void {
-  if (!endpoint || allowHttp) return;
+  if (!endpoint) return;
   const url = new URL(endpoint);
-  if (url.protocol !== "https:") {
-    throw new ValidationError([{ path: "/exportDestination/endpoint", message: "must be an https URL" }]);
-  }
-  if (PRIVATE_HOST.test(url.hostname)) {
-    throw new ValidationError([
-      {
-        path: "/exportDestination/endpoint",
-        message: "must be a public host, not a private or loopback address",
-      },
-    ]);
-  }
+  const refuse = (message: string) => {
+    throw new ValidationError([{ path: "/exportDestination/endpoint", message }]);
+  };
+  if (url.username || url.password) refuse("must not carry credentials; use accessKeyId and secretAccessKey");
+  if (allowHttp) return;
+  if (url.protocol !== "https:") refuse("must be an https URL");
+  if (PRIVATE_HOST.test(url.hostname)) refuse("must be a public host, not a private or loopback address");
 }
 
 /**
