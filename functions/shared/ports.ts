@@ -191,7 +191,7 @@ export interface ExportJob {
   sha256?: string;
   finishedAt?: string;
   error?: string;
-  /** Invocations that started work on the job; past the limit it fails rather than loop. */
+  /** Receive count of the queue message the last run came from (see MAX_EXPORT_ATTEMPTS). */
   attempts?: number;
   /** The file so far, when a run handed over or died after uploading parts. */
   progress?: FileCheckpoint;

@@ -40,7 +40,7 @@ export interface DayFiles {
 /** The log line the stack's alarm counts (a CloudWatch Logs metric filter on `message`). */
 export const DESTINATION_DELIVERY_FAILED = "destination delivery failed";
 
-/** Attempts per file, and the waits between them. */
+/** The waits between the attempts at one day's copy (three attempts). */
 export const DELIVERY_BACKOFF_MS = [2_000, 10_000] as const;
 /** How far back a run looks for days that never reached the destination. */
 export const CATCH_UP_DAYS = 7;
@@ -54,7 +54,7 @@ export const destinationKey = (destination: ExportDestination, builtInKey: strin
 /**
  * Copies a day's files, byte for byte, from the built-in bucket to the workspace's own bucket:
  * the data object first, the manifest last (a manifest there means its data is there), each with
- * its SHA-256 for the endpoint to check. Each file gets {@link DELIVERY_BACKOFF_MS}.length + 1
+ * its SHA-256 for the endpoint to check. Each day's copy gets {@link DELIVERY_BACKOFF_MS}.length + 1
  * attempts. It never throws: a failure is logged (the stack alarms on that line) and recorded in
  * the workspace's log as `audit.export_delivery_failed`, and the built-in copy stands regardless.
  * A rerun skips a day whose manifest is already there. After a success, earlier days (up to

@@ -157,7 +157,7 @@ export async function runExport(
       events: deps.events.stream({ ...query, beforeKey: upper }),
       resume: job.progress,
       afterPart: async (progress) => {
-        job = { ...job, progress, attempts: 0, revision: job.revision + 1 };
+        job = { ...job, progress, revision: job.revision + 1 };
         if (!(await deps.control.updateExportJob(job))) throw new LostJobError(exportId);
         return options.timeIsShort?.() ? "stop" : "continue";
       },
