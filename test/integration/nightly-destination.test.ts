@@ -205,6 +205,22 @@ describe("nightly export to the workspace's own bucket", () => {
       }
     }
   });
+
+  it("removes the destination with null, logged once; removing it again changes nothing", async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await call(api, "PUT", "/v1/settings", {
+        key: ws.keys.admin,
+        body: { exportDestination: null },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.exportDestination).toBeNull();
+    }
+    const changes = await listAll(api, ws.keys.reader, "type=audit.settings_changed");
+    expect(changes.map((e) => (e.context as { to: unknown }).to)[0]).toBeNull();
+    expect(changes.filter((e) => (e.context as { to: unknown }).to === null)).toHaveLength(1);
+    const { results } = await run(utcDay(-11));
+    expect(mine(results)?.destination).toBeUndefined();
+  });
 });
 
 /**

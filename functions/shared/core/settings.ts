@@ -99,6 +99,10 @@ export async function putSettings(deps: SettingsDeps, principal: Principal, clie
     ]);
   }
   if (destination) checkEndpoint(destination.endpoint, deps.config.ALLOW_HTTP_DESTINATIONS);
+  const prefix = deps.config.DESTINATION_SECRET_PREFIX;
+  if (destination && !prefix) {
+    throw new Error("invalid configuration: DESTINATION_SECRET_PREFIX is required to set a destination");
+  }
 
   let next = ws;
   if (to !== undefined && to !== ws.retentionDays) {
@@ -110,10 +114,8 @@ export async function putSettings(deps: SettingsDeps, principal: Principal, clie
     await deps.control.setRetention(ws.workspaceId, to);
     next = { ...next, retentionDays: to };
   }
-  if (destination !== undefined) {
-    const prefix = deps.config.DESTINATION_SECRET_PREFIX;
-    if (!prefix)
-      throw new Error("invalid configuration: DESTINATION_SECRET_PREFIX is required to set a destination");
+  // Removing a destination that is not there changes nothing, and logs nothing.
+  if (destination !== undefined && (destination !== null || ws.exportDestination)) {
     const stored: ExportDestination | undefined = destination
       ? {
           ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),
