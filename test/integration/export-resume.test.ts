@@ -1,15 +1,23 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
-import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { MAX_EXPORT_ATTEMPTS } from "../../functions/shared/core/exports.js";
-import type { ArchiveStore, EventRecord } from "../../functions/shared/ports.js";
-import { type StoredEvent, serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
+import type { ArchiveStore } from "../../functions/shared/ports.js";
+import type { StoredEvent } from "../../functions/shared/schemas/event.js";
 import { localClients } from "../../scripts/lib/bootstrap.js";
 import { bulkLoad } from "../../scripts/lib/bulk-load.js";
-import { call, motoEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  type ExportView,
+  heavyRecord,
+  motoEnv,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  workspace,
+} from "./harness.js";
 
 /**
  * Exports that span invocations. Each event carries ~15 KB of incompressible context, so 800 of
@@ -17,15 +25,6 @@ import { call, motoEnv, startApi, type TestApi, type TestWorkspace, workspace } 
  */
 const N = 800;
 const PART = 5 * 1024 * 1024;
-
-interface ExportView {
-  id: string;
-  status: string;
-  eventCount?: number;
-  sha256?: string;
-  bytes?: number;
-  url?: string;
-}
 
 describe("on-demand exports that hand over and resume", () => {
   let api: TestApi;
@@ -38,22 +37,15 @@ describe("on-demand exports that hand over and resume", () => {
   beforeAll(async () => {
     api = await startApi({ now: "2026-03-09T18:00:00.000Z" });
     ws = await workspace("resume", { plan: "enterprise" });
-    const records: EventRecord[] = Array.from({ length: N }, (_, i) => {
-      const input = serviceEventInputSchema.parse({
-        type: "pcap.download",
-        actor: { type: "user", id: `user-${i % 7}` },
-        sourceIp: "203.0.113.42",
-        context: {
-          captureId: `c-${i}`,
-          sha256: "b".repeat(64),
-          blob: randomBytes(11_000).toString("base64"),
-        },
-      });
-      const recordedAt = new Date(Date.parse("2026-03-09T06:00:00.000Z") + i * 1000).toISOString();
-      const event = buildEvent(input, `r-${String(i).padStart(4, "0")}`, recordedAt);
-      stored.push(event);
-      return { workspaceId: ws.id, event, contentHash: contentHashOf(input), expiresAt: 2_000_000_000 };
-    });
+    const records = Array.from({ length: N }, (_, i) =>
+      heavyRecord(
+        ws.id,
+        `r-${String(i).padStart(4, "0")}`,
+        new Date(Date.parse("2026-03-09T06:00:00.000Z") + i * 1000).toISOString(),
+        i,
+      ),
+    );
+    stored.push(...records.map((r) => r.event));
     await bulkLoad(localClients(motoEnv()).document, motoEnv().eventsTable, records);
     stored.reverse(); // the export's order: newest first
   });

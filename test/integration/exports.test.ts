@@ -11,6 +11,7 @@ import { bulkLoad } from "../../scripts/lib/bulk-load.js";
 import {
   call,
   callFrom,
+  type ExportView,
   listAll,
   motoEnv,
   startApi,
@@ -33,15 +34,6 @@ const TYPES = [
   { type: "pcap.download", context: { captureId: "c", sha256: "b".repeat(64) }, sourceIp: "203.0.113.42" },
   { type: "config.threshold_changed", context: { name: "pps", from: 1, to: 2 } },
 ];
-
-interface ExportView {
-  id: string;
-  status: string;
-  eventCount?: number;
-  sha256?: string;
-  bytes?: number;
-  url?: string;
-}
 
 useOwnMoto();
 

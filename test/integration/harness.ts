@@ -1,13 +1,18 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, inject } from "vitest";
+import type * as z from "zod";
 import type { WorkerExtras } from "../../functions/export-worker/handler.js";
 import { JOB_REQUEST_TIMEOUT_MS, newDocumentClient } from "../../functions/shared/adapters/clients.js";
 import { FixedClock } from "../../functions/shared/clock.js";
 import { loadConfig } from "../../functions/shared/config.js";
+import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { type Deps, makeDeps } from "../../functions/shared/deps.js";
+import type { EventRecord } from "../../functions/shared/ports.js";
 import type { Scope } from "../../functions/shared/routes.js";
+import { serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
+import type { exportSchema } from "../../functions/shared/schemas/exports.js";
 import {
   localEnv,
   processEnvFor,
@@ -26,6 +31,29 @@ import { type MotoServer, startMoto } from "../../scripts/lib/moto.js";
 let ownEndpoint: string | undefined;
 
 /** The moto this test file talks to: the run's shared one, or its own (see {@link useOwnMoto}). */
+/** GET/POST /v1/exports answers, typed by the schema the API itself uses. */
+export type ExportView = z.infer<typeof exportSchema>;
+
+/**
+ * A `pcap.download` event carrying ~15 KB of incompressible context (gzip leaves ~11 KB), as the
+ * item the service would store: a few hundred of them make an export file of several 5 MiB parts
+ * (S3's smallest), so tests can cut, kill and resume uploads.
+ */
+export function heavyRecord(workspaceId: string, id: string, recordedAt: string, i: number): EventRecord {
+  const input = serviceEventInputSchema.parse({
+    type: "pcap.download",
+    actor: { type: "user", id: `user-${i % 7}` },
+    sourceIp: "203.0.113.42",
+    context: { captureId: `c-${i}`, sha256: "b".repeat(64), blob: randomBytes(11_000).toString("base64") },
+  });
+  return {
+    workspaceId,
+    event: buildEvent(input, id, recordedAt),
+    contentHash: contentHashOf(input),
+    expiresAt: 2_000_000_000,
+  };
+}
+
 export const motoEnv = () => localEnv(ownEndpoint ?? inject("motoEndpoint"), "test");
 
 /**

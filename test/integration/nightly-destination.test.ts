@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import {
   GetObjectCommand,
@@ -11,14 +10,22 @@ import { GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler } from "../../functions/nightly-export/handler.js";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
-import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import type { DayExport } from "../../functions/shared/core/nightly-export.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
-import type { ArchiveStore, EventRecord } from "../../functions/shared/ports.js";
-import { type StoredEvent, serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
+import type { ArchiveStore } from "../../functions/shared/ports.js";
+import type { StoredEvent } from "../../functions/shared/schemas/event.js";
 import { localClients } from "../../scripts/lib/bootstrap.js";
 import { bulkLoad } from "../../scripts/lib/bulk-load.js";
-import { call, listAll, motoEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  heavyRecord,
+  listAll,
+  motoEnv,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  workspace,
+} from "./harness.js";
 
 // moto enforces Object Lock against the real clock, so the exported days are recent real days.
 const DAY_MS = 86_400_000;
@@ -255,23 +262,11 @@ describe("a nightly run killed half-way and run again", () => {
     api = await startApi({ now: new Date(K.getTime() + DAY_MS + 900_000).toISOString() });
     ws = await workspace("kill", { plan: "enterprise", now: new Date(K.getTime() - 2 * DAY_MS) });
     const at = (ms: number) => new Date(K.getTime() + ms).toISOString();
-    const records: EventRecord[] = [-1, ...Array.from({ length: N }, (_, i) => i * 90_000), DAY_MS].map(
-      (ms, i) => {
-        const input = serviceEventInputSchema.parse({
-          type: "pcap.download",
-          actor: { type: "user", id: `user-${i % 5}` },
-          sourceIp: "203.0.113.42",
-          context: {
-            captureId: `c-${i}`,
-            sha256: "c".repeat(64),
-            blob: randomBytes(11_000).toString("base64"),
-          },
-        });
-        const event = buildEvent(input, `k-${String(i).padStart(4, "0")}`, at(ms));
-        if (ms >= 0 && ms < DAY_MS) dayEvents.push(event);
-        return { workspaceId: ws.id, event, contentHash: contentHashOf(input), expiresAt: 2_000_000_000 };
-      },
+    // One event just before the day, N in it, one just after: the file must hold exactly the N.
+    const records = [-1, ...Array.from({ length: N }, (_, i) => i * 90_000), DAY_MS].map((ms, i) =>
+      heavyRecord(ws.id, `k-${String(i).padStart(4, "0")}`, at(ms), i),
     );
+    dayEvents.push(...records.slice(1, -1).map((r) => r.event));
     await bulkLoad(document, env.eventsTable, records);
   });
   afterAll(() => api.close());
