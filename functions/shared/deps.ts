@@ -41,7 +41,7 @@ export function makeDeps(options: DepsOptions): Deps {
     newId: options.newId ?? ulidGenerator(),
     defaultRetentionDays: config.DEFAULT_RETENTION_DAYS,
     cursorKey: cursorKeyLoader(config),
-    secrets: new SecretsManagerStore(secretsClient()),
+    secrets: new SecretsManagerStore(secretsClient),
   };
 }
 

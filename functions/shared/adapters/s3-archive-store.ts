@@ -190,13 +190,15 @@ export class S3ArchiveStore implements ArchiveStore {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
+    const object = await this.read(key);
+    if (!object) return undefined;
+    const chunks: Uint8Array[] = [];
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return Buffer.from((await out.Body?.transformToByteArray()) ?? []);
+      for await (const chunk of object.body) chunks.push(chunk);
     } catch (err: unknown) {
-      if (err instanceof Error && (err.name === "NoSuchKey" || err.name === "NotFound")) return undefined;
       translateStorageError(err, "archive get");
     }
+    return Buffer.concat(chunks);
   }
 }
 

@@ -7,9 +7,16 @@ import {
 import type { SecretStore } from "../ports.js";
 import { translateStorageError } from "./storage-errors.js";
 
-/** Secrets in AWS Secrets Manager (the stack limits each function to its own name prefix). */
+/**
+ * Secrets in AWS Secrets Manager (the stack limits each function to its own name prefix). The
+ * client is asked for on first use, so handlers that never touch a secret never build one.
+ */
 export class SecretsManagerStore implements SecretStore {
-  constructor(private readonly client: SecretsManagerClient) {}
+  constructor(private readonly clientOf: () => SecretsManagerClient) {}
+
+  private get client(): SecretsManagerClient {
+    return this.clientOf();
+  }
 
   async put(name: string, value: string): Promise<void> {
     try {

@@ -40,6 +40,15 @@ export function dayPrefix(workspaceId: string, day: string): string {
   return `exports/${workspaceId}/${day.replaceAll("-", "/")}/`;
 }
 
+const manifestKeyOf = (workspaceId: string, day: string) => `${dayPrefix(workspaceId, day)}manifest.json`;
+
+/** A stored day's manifest: its key, its bytes (what the next day chains to) and its content. */
+async function readManifest(archive: ArchiveStore, workspaceId: string, day: string) {
+  const key = manifestKeyOf(workspaceId, day);
+  const bytes = await archive.get(key);
+  return bytes ? { key, bytes, manifest: JSON.parse(bytes.toString("utf8")) as NightlyManifest } : undefined;
+}
+
 /**
  * Writes one workspace-day: `events.ndjson.gz` then `manifest.json`, both write-once with COMPLIANCE
  * retention until the day plus the workspace's retention. The events are streamed oldest first
@@ -59,10 +68,10 @@ export async function exportDay(
   now: Date,
 ): Promise<DayExport> {
   const prefix = dayPrefix(workspace.workspaceId, day);
-  const manifestKey = `${prefix}manifest.json`;
-  const existing = await deps.archive.get(manifestKey);
+  const manifestKey = manifestKeyOf(workspace.workspaceId, day);
+  const existing = await readManifest(deps.archive, workspace.workspaceId, day);
   if (existing) {
-    const manifest = JSON.parse(existing.toString("utf8")) as NightlyManifest;
+    const { manifest } = existing;
     return {
       workspaceId: workspace.workspaceId,
       day,
@@ -106,9 +115,7 @@ export async function exportDay(
     throw new Error(`${dataKey} exists with other content; the day changed after a partial export`);
   }
 
-  const previous = await deps.archive.get(
-    `${dayPrefix(workspace.workspaceId, previousUtcDay(new Date(start)))}manifest.json`,
-  );
+  const previous = await readManifest(deps.archive, workspace.workspaceId, previousUtcDay(new Date(start)));
   const manifest: NightlyManifest = {
     version: 1,
     workspace: workspace.workspaceId,
@@ -127,7 +134,7 @@ export async function exportDay(
       merkleRoot: merkle.root(),
       algorithm: "RFC 6962 SHA-256, leaves in file order",
     },
-    previousManifestSha256: previous ? sha256Hex(previous) : null,
+    previousManifestSha256: previous ? sha256Hex(previous.bytes) : null,
     retainUntil: retainUntil.toISOString(),
   };
   const status = await deps.archive.putOnce(
@@ -198,10 +205,9 @@ async function earlierDays(
   const out: DayFiles[] = [];
   for (let i = 1; i <= CATCH_UP_DAYS; i++) {
     const earlier = new Date(Date.parse(`${day}T00:00:00.000Z`) - i * DAY_MS).toISOString().slice(0, 10);
-    const manifestKey = `${dayPrefix(workspace.workspaceId, earlier)}manifest.json`;
-    const bytes = await deps.archive.get(manifestKey);
-    if (!bytes) continue;
-    const manifest = JSON.parse(bytes.toString("utf8")) as NightlyManifest;
+    const stored = await readManifest(deps.archive, workspace.workspaceId, earlier);
+    if (!stored) continue;
+    const { key: manifestKey, manifest } = stored;
     out.push({ day: earlier, manifestKey, dataKey: manifest.data.key, dataSha256: manifest.data.sha256 });
   }
   return out;
@@ -242,15 +248,9 @@ export async function listNightlyExports(
   }
   const found = await Promise.all(
     days.map(async (day) => {
-      const manifestKey = `${dayPrefix(principal.workspaceId, day)}manifest.json`;
-      const bytes = await deps.archive.get(manifestKey);
-      return bytes
-        ? {
-            day,
-            manifestKey,
-            manifestSha256: sha256Hex(bytes),
-            manifest: JSON.parse(bytes.toString("utf8")) as NightlyManifest,
-          }
+      const stored = await readManifest(deps.archive, principal.workspaceId, day);
+      return stored
+        ? { day, manifestKey: stored.key, manifestSha256: sha256Hex(stored.bytes), manifest: stored.manifest }
         : { day, manifestKey: undefined };
     }),
   );

@@ -55,17 +55,16 @@ const PRIVATE_HOST =
  * private, link-local or carrier-grade NAT range, no IPv6 literal at all, and no credentials in the
  * URL (they would be shown in the settings and the log). A public name that resolves to a private
  * address is not caught here; the Lambda runs outside any VPC, so it reaches nothing private by it.
+ * Returns why an endpoint is refused, or undefined when it is acceptable.
  */
-export function checkEndpoint(endpoint: string | undefined, allowHttp: boolean): void {
-  if (!endpoint) return;
+export function endpointProblem(endpoint: string | undefined, allowHttp: boolean): string | undefined {
+  if (!endpoint) return undefined;
   const url = new URL(endpoint);
-  const refuse = (message: string) => {
-    throw new ValidationError([{ path: "/exportDestination/endpoint", message }]);
-  };
-  if (url.username || url.password) refuse("must not carry credentials; use accessKeyId and secretAccessKey");
-  if (allowHttp) return;
-  if (url.protocol !== "https:") refuse("must be an https URL");
-  if (PRIVATE_HOST.test(url.hostname)) refuse("must be a public host, not a private or loopback address");
+  if (url.username || url.password) return "must not carry credentials; use accessKeyId and secretAccessKey";
+  if (allowHttp) return undefined;
+  if (url.protocol !== "https:") return "must be an https URL";
+  if (PRIVATE_HOST.test(url.hostname)) return "must be a public host, not a private or loopback address";
+  return undefined;
 }
 
 /**
@@ -98,7 +97,8 @@ export async function putSettings(deps: SettingsDeps, principal: Principal, clie
       },
     ]);
   }
-  if (destination) checkEndpoint(destination.endpoint, deps.config.ALLOW_HTTP_DESTINATIONS);
+  const problem = destination && endpointProblem(destination.endpoint, deps.config.ALLOW_HTTP_DESTINATIONS);
+  if (problem) throw new ValidationError([{ path: "/exportDestination/endpoint", message: problem }]);
   const prefix = deps.config.DESTINATION_SECRET_PREFIX;
   if (destination && !prefix) {
     throw new Error("invalid configuration: DESTINATION_SECRET_PREFIX is required to set a destination");
