@@ -36,7 +36,7 @@ const { values, positionals } = parseArgs({
 function target() {
   if (values.stage) {
     return {
-      endpoint: undefined,
+      dynamoEndpoint: undefined,
       eventsTable: `${EVENTS_TABLE_BASENAME}-${values.stage}`,
       controlTable: `${CONTROL_TABLE_BASENAME}-${values.stage}`,
     };
@@ -46,7 +46,7 @@ function target() {
     throw new Error("no .local/credentials.json: start the local runtime (`npm start`) or pass --stage");
   const local = (
     JSON.parse(readFileSync(file, "utf8")) as {
-      local?: { endpoint: string; eventsTable: string; controlTable: string };
+      local?: { dynamoEndpoint: string; eventsTable: string; controlTable: string };
     }
   ).local;
   if (!local) throw new Error(".local/credentials.json has no `local` section; restart `npm start`");
@@ -64,9 +64,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const t = target();
-  const client = newDocumentClient(t.endpoint);
+  const client = newDocumentClient(t.dynamoEndpoint);
   const control = new DynamoControlStore(client, t.controlTable);
   const now = new Date().toISOString();
 

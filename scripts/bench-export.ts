@@ -12,13 +12,14 @@ import { makeDeps } from "../functions/shared/deps.js";
 import { exportQueue } from "../functions/shared/export-deps.js";
 import { localClients, localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
 import { bulkLoad } from "./lib/bulk-load.js";
+import { startEngines } from "./lib/engines.js";
 import {
   type ChildRequest,
   type ChildResult,
   RESULT_PREFIX,
   syntheticRecord,
 } from "./lib/export-rss-child.js";
-import { ROOT, startMoto } from "./lib/moto.js";
+import { ROOT } from "./lib/moto.js";
 
 /**
  * `npm run bench:export`: peak RSS of on-demand export runs — the real `runExport` pipeline
@@ -55,7 +56,6 @@ const CHILD_NODE_OPTIONS = (process.env.BENCH_EXPORT_NODE_OPTIONS ?? "").split(/
 const LIMIT_MB = 200;
 const MiB = 2 ** 20;
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
 interface RunSpec {
@@ -137,9 +137,9 @@ const mb = (bytes: number) => f(bytes / MiB, 1);
 
 const started = performance.now();
 const workDir = mkdtempSync(join(tmpdir(), "bench-export-"));
-const moto = await startMoto();
+const engines = await startEngines();
 try {
-  const env = localEnv(moto.endpoint, "benchexport");
+  const env = localEnv(engines, "benchexport");
   Object.assign(process.env, processEnvFor(env));
   await provision(env);
   const clients = localClients(env);
@@ -401,6 +401,6 @@ ${table}
   for (const note of [adapterNote, headroomNote]) if (note) console.log(`\n${note}`);
   console.log("\nwritten to docs/benchmarks-export.md");
 } finally {
-  await moto.stop();
+  await engines.stop();
   rmSync(workDir, { recursive: true, force: true });
 }

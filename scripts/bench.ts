@@ -7,8 +7,9 @@ import { buildEvent } from "../functions/shared/core/events.js";
 import { eventInputSchema } from "../functions/shared/schemas/event.js";
 import { Index, Keys } from "../functions/shared/table.js";
 import { localClients, localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
+import { startEngines } from "./lib/engines.js";
 import { createLocalServer, listen, moduleHandler } from "./lib/local-server.js";
-import { ROOT, startMoto } from "./lib/moto.js";
+import { ROOT } from "./lib/moto.js";
 
 /**
  * `npm run bench`: a fresh moto and local runtime, then, in one run:
@@ -30,7 +31,6 @@ const BATCHES = Number(process.env.BENCH_BATCHES ?? 200); // × 100 = the 20,000
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 30);
 const CPU_EVENTS = 20_000;
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
 
 const TYPES = [
@@ -73,9 +73,9 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-const moto = await startMoto();
+const engines = await startEngines();
 try {
-  const env = localEnv(moto.endpoint, "bench");
+  const env = localEnv(engines, "bench");
   Object.assign(process.env, processEnvFor(env));
   await provision(env);
   const ws = await seedWorkspace(env, "bench", { writer: ["events:write"], reader: ["events:read"] });
@@ -255,5 +255,5 @@ ${table}
   console.log(table);
   console.log("\nwritten to docs/benchmarks.md");
 } finally {
-  await moto.stop();
+  await engines.stop();
 }

@@ -15,13 +15,14 @@ if (!existsSync(file)) {
   console.error("export:nightly: no .local/credentials.json; start the local runtime with `npm start` first");
   process.exit(1);
 }
-const local = (JSON.parse(readFileSync(file, "utf8")) as { local?: { endpoint: string } }).local;
+const local = (
+  JSON.parse(readFileSync(file, "utf8")) as { local?: { endpoint: string; dynamoEndpoint: string } }
+).local;
 if (!local) {
   console.error("export:nightly: .local/credentials.json has no `local` section; restart `npm start`");
   process.exit(1);
 }
-Object.assign(process.env, processEnvFor(localEnv(local.endpoint)), {
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+Object.assign(process.env, processEnvFor(localEnv({ aws: local.endpoint, dynamodb: local.dynamoEndpoint })), {
   POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
 });
 const { handler } = await import("../functions/nightly-export/handler.js");

@@ -2,14 +2,15 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Scope } from "../functions/shared/routes.js";
 import { localClients, localEnv, processEnvFor, provision, seedWorkspace } from "./lib/bootstrap.js";
+import { startEngines } from "./lib/engines.js";
 import { createLocalServer, listen, moduleHandler } from "./lib/local-server.js";
-import { ROOT, startMoto } from "./lib/moto.js";
+import { ROOT } from "./lib/moto.js";
 import { pollQueue } from "./lib/queue-workers.js";
 import { sampleLogAsOfYesterday } from "./lib/sample.js";
 import { startSchedules } from "./lib/scheduler.js";
 
 /**
- * `npm start`: moto (DynamoDB, S3 with Object Lock, Secrets Manager) on a loopback port, the tables
+ * `npm start`: Dynoxide (DynamoDB) and moto (S3 with Object Lock, SQS, Secrets Manager) on loopback ports, the tables
  * and bucket from the same definitions as the CDK stack, two workspaces with keys, the product
  * page's sample log in `demo` (whose nightly exports are also copied to a second moto bucket that
  * plays its own), the API on http://127.0.0.1:3000 (PORT overrides), the export queue's worker, and
@@ -17,26 +18,27 @@ import { startSchedules } from "./lib/scheduler.js";
  * EventBridge rules.
  */
 const port = Number(process.env.PORT ?? 3000);
-// Node 20 is supported locally until the SDK drops it (2027); Lambda runs nodejs22.x.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-const moto = await startMoto({ port: process.env.MOTO_PORT ? Number(process.env.MOTO_PORT) : undefined });
+const engines = await startEngines({
+  motoPort: process.env.MOTO_PORT ? Number(process.env.MOTO_PORT) : undefined,
+  dynamoPort: process.env.DYNAMODB_PORT ? Number(process.env.DYNAMODB_PORT) : undefined,
+});
 let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;
   stopping = true;
-  await moto.stop();
+  await engines.stop();
   process.exit(code);
 };
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(0));
-moto.process.once("exit", () => {
+void engines.exited.then(({ engine }) => {
   if (!stopping) {
-    process.stderr.write("moto exited; stopping\n");
+    process.stderr.write(`${engine} exited; stopping\n`);
     void stop(1);
   }
 });
 
 try {
-  const env = localEnv(moto.endpoint);
+  const env = localEnv(engines);
   Object.assign(process.env, processEnvFor(env), {
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
   });
@@ -71,7 +73,7 @@ try {
     headers: { authorization: `Bearer ${demo.keys.admin}`, "content-type": "application/json" },
     body: JSON.stringify({
       exportDestination: {
-        endpoint: moto.endpoint,
+        endpoint: engines.aws,
         region: env.region,
         bucket: env.customerBucket,
         prefix: "siem/",
@@ -88,7 +90,8 @@ try {
 
   mkdirSync(join(ROOT, ".local"), { recursive: true });
   const local = {
-    endpoint: moto.endpoint,
+    endpoint: engines.aws,
+    dynamoEndpoint: engines.dynamodb,
     eventsTable: env.eventsTable,
     controlTable: env.controlTable,
     exportBucket: env.exportBucket,
@@ -98,7 +101,9 @@ try {
   const file = process.env.CREDENTIALS_FILE ?? ".local/credentials.json";
   writeFileSync(join(ROOT, file), `${JSON.stringify(credentials, null, 2)}\n`);
 
-  console.log(`audit log API on ${baseUrl}  (moto on ${moto.endpoint})`);
+  console.log(
+    `audit log API on ${baseUrl}  (${engines.dynamoEngine} DynamoDB on ${engines.dynamodb}, moto on ${engines.aws})`,
+  );
   for (const ws of workspaces) {
     console.log(`  workspace ${ws.id}`);
     for (const [name, token] of Object.entries(ws.keys)) console.log(`    ${name.padEnd(7)} ${token}`);

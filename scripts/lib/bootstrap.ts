@@ -22,10 +22,14 @@ import {
   EVENTS_TABLE_BASENAME,
   type TableDefinition,
 } from "../../functions/shared/table.js";
+import type { EngineEndpoints } from "./engines.js";
 
-/** Everything the local runtime, the tests and the benchmark need to reach moto. */
+/** Everything the local runtime, the tests and the benchmark need to reach the local engines. */
 export interface LocalEnv {
+  /** moto: S3, KMS, SQS, Secrets Manager. */
   endpoint: string;
+  /** The DynamoDB engine (Dynoxide; moto's own DynamoDB only as the announced fallback). */
+  dynamoEndpoint: string;
   region: string;
   eventsTable: string;
   controlTable: string;
@@ -41,9 +45,11 @@ export interface LocalEnv {
 /** moto's default account id: queue URLs are `<endpoint>/<account>/<name>`. */
 const MOTO_ACCOUNT = "123456789012";
 
-export function localEnv(endpoint: string, stage = "local"): LocalEnv {
+export function localEnv(endpoints: EngineEndpoints, stage = "local"): LocalEnv {
+  const endpoint = endpoints.aws;
   return {
     endpoint,
+    dynamoEndpoint: endpoints.dynamodb,
     region: "us-east-1",
     eventsTable: `${EVENTS_TABLE_BASENAME}-${stage}`,
     controlTable: `${CONTROL_TABLE_BASENAME}-${stage}`,
@@ -56,10 +62,12 @@ export function localEnv(endpoint: string, stage = "local"): LocalEnv {
   };
 }
 
-/** The environment variables the handlers read (functions/shared/config.ts), pointed at moto. */
+/** The environment variables the handlers read (functions/shared/config.ts), pointed at the engines. */
 export function processEnvFor(env: LocalEnv): Record<string, string> {
   return {
+    // The SDK's standard variables: one endpoint for every service, and DynamoDB's own.
     AWS_ENDPOINT_URL: env.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: env.dynamoEndpoint,
     AWS_REGION: env.region,
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
@@ -78,7 +86,7 @@ export function processEnvFor(env: LocalEnv): Record<string, string> {
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
 
 export function localClients(env: LocalEnv) {
-  const dynamo = new DynamoDBClient({ endpoint: env.endpoint, region: env.region, credentials });
+  const dynamo = new DynamoDBClient({ endpoint: env.dynamoEndpoint, region: env.region, credentials });
   return {
     dynamo,
     document: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }),

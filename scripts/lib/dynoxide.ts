@@ -45,7 +45,10 @@ export function findDynoxide(): { path: string } | { missing: string } {
 }
 
 function versionOf(bin: string): string {
-  return execFileSync(bin, ["--version"]).toString().trim().replace(/^dynoxide\s+/, "");
+  return execFileSync(bin, ["--version"])
+    .toString()
+    .trim()
+    .replace(/^dynoxide\s+/, "");
 }
 
 /**

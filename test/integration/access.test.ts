@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { startMoto } from "../../scripts/lib/moto.js";
+import { startEngines } from "../../scripts/lib/engines.js";
 import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 const nodeAdded = (id: string) => ({
@@ -121,14 +121,14 @@ describe("retention", () => {
 });
 
 describe("storage unavailable", () => {
-  it("answers 503 with Retry-After, never a 2xx, when moto is down", async () => {
-    // Prepare: a moto of this test's own, so stopping it touches no other test.
-    const own = await startMoto();
+  it("answers 503 with Retry-After, never a 2xx, when the DynamoDB engine is down", async () => {
+    // Prepare: engines of this test's own, so stopping them touches no other test.
+    const own = await startEngines({ quiet: true });
     const { localEnv, provision, seedWorkspace } = await import("../../scripts/lib/bootstrap.js");
-    const env = { ...localEnv(own.endpoint, "test") };
+    const env = { ...localEnv(own, "test") };
     await provision(env);
     const ws = await seedWorkspace(env, "down", { writer: ["events:write"], reader: ["events:read"] });
-    const api = await startApi({ endpoint: own.endpoint });
+    const api = await startApi({ dynamoEndpoint: own.dynamodb });
     try {
       expect(
         (await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("before") })).status,

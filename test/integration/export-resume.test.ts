@@ -11,8 +11,8 @@ import { bulkLoad } from "../../scripts/lib/bulk-load.js";
 import {
   call,
   type ExportView,
+  engineEnv,
   heavyRecord,
-  motoEnv,
   startApi,
   type TestApi,
   type TestWorkspace,
@@ -29,8 +29,8 @@ const PART = 5 * 1024 * 1024;
 describe("on-demand exports that hand over and resume", () => {
   let api: TestApi;
   let ws: TestWorkspace;
-  const s3 = localClients(motoEnv()).s3;
-  const bucket = motoEnv().exportBucket;
+  const s3 = localClients(engineEnv()).s3;
+  const bucket = engineEnv().exportBucket;
   const archive = new S3ArchiveStore(s3, bucket);
   const stored: StoredEvent[] = [];
 
@@ -46,7 +46,7 @@ describe("on-demand exports that hand over and resume", () => {
       ),
     );
     stored.push(...records.map((r) => r.event));
-    await bulkLoad(localClients(motoEnv()).document, motoEnv().eventsTable, records);
+    await bulkLoad(localClients(engineEnv()).document, engineEnv().eventsTable, records);
     stored.reverse(); // the export's order: newest first
   });
   afterAll(() => api.close());

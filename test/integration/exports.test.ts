@@ -12,12 +12,12 @@ import {
   call,
   callFrom,
   type ExportView,
+  engineEnv,
   listAll,
-  motoEnv,
   startApi,
   type TestApi,
   type TestWorkspace,
-  useOwnMoto,
+  useOwnEngines,
   workspace,
 } from "./harness.js";
 
@@ -35,7 +35,7 @@ const TYPES = [
   { type: "config.threshold_changed", context: { name: "pps", from: 1, to: 2 } },
 ];
 
-useOwnMoto();
+useOwnEngines();
 
 // Each export of 25,000 events reads ~25 pages from moto, a second or two each.
 describe(`on-demand exports of ${N} events`, { timeout: 300_000 }, () => {
@@ -63,7 +63,7 @@ describe(`on-demand exports of ${N} events`, { timeout: 300_000 }, () => {
       byId.set(event.id, event);
       return { workspaceId: ws.id, event, contentHash: contentHashOf(input), expiresAt: 2_000_000_000 };
     });
-    await bulkLoad(localClients(motoEnv()).document, motoEnv().eventsTable, records);
+    await bulkLoad(localClients(engineEnv()).document, engineEnv().eventsTable, records);
   });
   afterAll(() => api.close());
 

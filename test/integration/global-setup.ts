@@ -1,22 +1,26 @@
 import type { TestProject } from "vitest/node";
 import { localEnv, provision } from "../../scripts/lib/bootstrap.js";
-import { type MotoServer, startMoto } from "../../scripts/lib/moto.js";
+import type { EngineEndpoints } from "../../scripts/lib/engines.js";
+import { type LocalEngines, startEngines } from "../../scripts/lib/engines.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    motoEndpoint: string;
+    engines: EngineEndpoints;
   }
 }
 
-let moto: MotoServer | undefined;
+let engines: LocalEngines | undefined;
 
-/** One moto server for the integration run, on a free loopback port, with the tables provisioned. */
+/**
+ * One moto and one Dynoxide for the integration run, on free loopback ports, with the tables,
+ * bucket, queue and secret provisioned.
+ */
 export async function setup(project: TestProject): Promise<void> {
-  moto = await startMoto();
-  await provision(localEnv(moto.endpoint, "test"));
-  project.provide("motoEndpoint", moto.endpoint);
+  engines = await startEngines();
+  await provision(localEnv(engines, "test"));
+  project.provide("engines", { aws: engines.aws, dynamodb: engines.dynamodb });
 }
 
 export async function teardown(): Promise<void> {
-  await moto?.stop();
+  await engines?.stop();
 }

@@ -20,17 +20,16 @@ import {
   type SeededWorkspace,
   seedWorkspace,
 } from "../../scripts/lib/bootstrap.js";
+import { type EngineEndpoints, type LocalEngines, startEngines } from "../../scripts/lib/engines.js";
 import {
   createLocalServer,
   type LambdaHandler,
   listen,
   moduleHandler,
 } from "../../scripts/lib/local-server.js";
-import { type MotoServer, startMoto } from "../../scripts/lib/moto.js";
 
-let ownEndpoint: string | undefined;
+let own: EngineEndpoints | undefined;
 
-/** The moto this test file talks to: the run's shared one, or its own (see {@link useOwnMoto}). */
 /** GET/POST /v1/exports answers, typed by the schema the API itself uses. */
 export type ExportView = z.infer<typeof exportSchema>;
 
@@ -54,28 +53,30 @@ export function heavyRecord(workspaceId: string, id: string, recordedAt: string,
   };
 }
 
-export const motoEnv = () => localEnv(ownEndpoint ?? inject("motoEndpoint"), "test");
+/** The engines this test file talks to: the run's shared ones, or its own (see {@link useOwnEngines}). */
+export const engineEnv = () => localEnv(own ?? inject("engines"), "test");
 
 /**
- * Gives this test file a moto of its own, provisioned like the shared one, and points this file's
- * process at it. For files that load tens of thousands of events: moto reads a partition in O(its
- * size), so on the shared server that load would slow every other file's queries. Call it at the top
- * level of the file, so it runs before any other hook builds a client.
+ * Gives this test file a moto and a Dynoxide of its own, provisioned like the shared ones, and
+ * points this file's process at them: for a file whose load (tens of thousands of events, large
+ * uploads) would otherwise slow every other file's requests to the shared moto, which serves one
+ * request at a time. Call it at the top level of the file, so it runs before any other hook builds
+ * a client.
  */
-export function useOwnMoto(): void {
-  let moto: MotoServer | undefined;
+export function useOwnEngines(): void {
+  let engines: LocalEngines | undefined;
   beforeAll(async () => {
-    moto = await startMoto({ quiet: true });
-    ownEndpoint = moto.endpoint;
-    await provision(motoEnv());
-    Object.assign(process.env, processEnvFor(motoEnv()));
+    engines = await startEngines({ quiet: true });
+    own = { aws: engines.aws, dynamodb: engines.dynamodb };
+    await provision(engineEnv());
+    Object.assign(process.env, processEnvFor(engineEnv()));
   }, 180_000);
   afterAll(async () => {
-    await moto?.stop();
+    await engines?.stop();
   });
 }
 
-/** A workspace id no other test uses, so test files can run in parallel against one moto. */
+/** A workspace id no other test uses, so test files can run in parallel against one set of engines. */
 export const uniqueWorkspace = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
 export interface TestApi {
@@ -98,12 +99,12 @@ export interface TestApi {
  * handler modules, each built by its `makeHandler` with a frozen clock.
  */
 export async function startApi(
-  options: { now?: string; queryPageSize?: number; endpoint?: string } = {},
+  options: { now?: string; queryPageSize?: number; dynamoEndpoint?: string } = {},
 ): Promise<TestApi> {
   const clock = new FixedClock(new Date(options.now ?? "2026-03-09T18:00:00.000Z"));
   const deps = makeDeps({
     config: loadConfig(),
-    client: newDocumentClient(options.endpoint),
+    client: newDocumentClient(options.dynamoEndpoint),
     clock,
     queryPageSize: options.queryPageSize,
   });
@@ -135,7 +136,7 @@ export async function startApi(
       // The worker runs with the jobs' longer request timeout, as deployed (jobDeps).
       const workerDeps = makeDeps({
         config: deps.config,
-        client: newDocumentClient(options.endpoint, JOB_REQUEST_TIMEOUT_MS),
+        client: newDocumentClient(options.dynamoEndpoint, JOB_REQUEST_TIMEOUT_MS),
         clock,
         queryPageSize: options.queryPageSize,
       });
@@ -178,7 +179,7 @@ export function workspace(
   label: string,
   options: Parameters<typeof seedWorkspace>[3] = {},
 ): Promise<TestWorkspace> {
-  return seedWorkspace(motoEnv(), uniqueWorkspace(label), KEYS, options);
+  return seedWorkspace(engineEnv(), uniqueWorkspace(label), KEYS, options);
 }
 
 export interface Reply<T = unknown> {

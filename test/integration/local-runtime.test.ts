@@ -10,7 +10,7 @@ import { call } from "./harness.js";
 interface Credentials {
   baseUrl: string;
   workspaces: { id: string; keys: { writer: string; reader: string; admin: string } }[];
-  local: { endpoint: string; exportBucket: string; customerBucket: string };
+  local: { endpoint: string; dynamoEndpoint: string; exportBucket: string; customerBucket: string };
 }
 
 /** Runs one of the project's scripts (as `npm run …` would) against this file's runtime. */
@@ -20,7 +20,7 @@ const runScript = (script: string, ...args: string[]) =>
     env: { ...process.env, CREDENTIALS_FILE: ".local/credentials.e2e.json" },
   }).toString();
 
-/** End to end: `npm start`'s own script, its moto, its bootstrap and sample data, over HTTP. */
+/** End to end: `npm start`'s own script, its engines, its bootstrap and sample data, over HTTP. */
 describe("the local runtime (npm start)", () => {
   let child: ChildProcess;
   let output = "";
@@ -142,7 +142,7 @@ describe("the local runtime (npm start)", () => {
     const again = runScript("scripts/export-nightly.ts", "--date", yesterday);
     expect(again).toMatch(/demo\s+exists/);
     const local = creds.local;
-    const { s3 } = localClients(localEnv(local.endpoint));
+    const { s3 } = localClients(localEnv({ aws: local.endpoint, dynamodb: local.dynamoEndpoint }));
     const key = `exports/demo/${yesterday.replaceAll("-", "/")}/manifest.json`;
     const bytes = async (bucket: string, k: string) =>
       Buffer.from(
@@ -176,12 +176,20 @@ describe("the local runtime (npm start)", () => {
     expect(csv.split("\r\n").filter(Boolean)).toHaveLength(3);
   });
 
-  it("stops with its moto child on SIGINT, leaving no orphan", async () => {
+  it("runs DynamoDB on Dynoxide, apart from moto", () => {
+    expect(output).toMatch(/dynoxide DynamoDB on http:\/\/127\.0\.0\.1:\d+, moto on/);
+    expect(creds.local.dynamoEndpoint).not.toBe(creds.local.endpoint);
+  });
+
+  it("stops with its engine children on SIGINT, leaving no orphan", async () => {
     const motoPort = /moto on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+    const dynamoPort = /DynamoDB on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
     expect(motoPort).toMatch(/^\d+$/);
+    expect(dynamoPort).toMatch(/^\d+$/);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     await expect(fetch(`http://127.0.0.1:${motoPort}/moto-api/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${dynamoPort}/`, { method: "POST" })).rejects.toThrow();
   });
 });

@@ -18,9 +18,9 @@ import { localClients } from "../../scripts/lib/bootstrap.js";
 import { bulkLoad } from "../../scripts/lib/bulk-load.js";
 import {
   call,
+  engineEnv,
   heavyRecord,
   listAll,
-  motoEnv,
   startApi,
   type TestApi,
   type TestWorkspace,
@@ -56,7 +56,7 @@ async function readOrUndefined(s3: S3Client, bucket: string, key: string): Promi
 describe("nightly export to the workspace's own bucket", () => {
   let api: TestApi;
   let ws: TestWorkspace;
-  const env = motoEnv();
+  const env = engineEnv();
   const { s3, secrets } = localClients(env);
   // Far enough back that other files' nightly runs (days -3 to -1) never catch up on these days.
   const [A, B, C] = [utcDay(-14), utcDay(-13), utcDay(-12)];
@@ -238,7 +238,7 @@ describe("nightly export to the workspace's own bucket", () => {
 describe("a nightly run killed half-way and run again", () => {
   let api: TestApi;
   let ws: TestWorkspace;
-  const env = motoEnv();
+  const env = engineEnv();
   const { s3, document } = localClients(env);
   const archive = new S3ArchiveStore(s3, env.exportBucket);
   const K = utcDay(-17);

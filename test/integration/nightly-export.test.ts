@@ -15,8 +15,8 @@ import { localClients } from "../../scripts/lib/bootstrap.js";
 import {
   call,
   callFrom,
+  engineEnv,
   listAll,
-  motoEnv,
   startApi,
   type TestApi,
   type TestWorkspace,
@@ -50,8 +50,8 @@ describe("nightly export to the Object Lock bucket", () => {
   let api: TestApi;
   let enterprise: TestWorkspace;
   let perNode: TestWorkspace;
-  const s3 = localClients(motoEnv()).s3;
-  const bucket = motoEnv().exportBucket;
+  const s3 = localClients(engineEnv()).s3;
+  const bucket = engineEnv().exportBucket;
   // No backoff waits: another test file's workspace may have a destination that is down.
   const run = (time: string) =>
     makeHandler(api.deps, { archive: new S3ArchiveStore(s3, bucket), sleep: async () => {} })({ time });

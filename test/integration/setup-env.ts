@@ -1,5 +1,5 @@
 import { inject } from "vitest";
 import { localEnv, processEnvFor } from "../../scripts/lib/bootstrap.js";
 
-// Before any test file imports a handler module: point the runtime's config at the shared moto.
-Object.assign(process.env, processEnvFor(localEnv(inject("motoEndpoint"), "test")));
+// Before any test file imports a handler module: point the runtime's config at the shared engines.
+Object.assign(process.env, processEnvFor(localEnv(inject("engines"), "test")));

@@ -29,6 +29,9 @@ const FAILURE_ITEM_TTL_SECONDS = 86_400;
  * API keys, workspaces and failure counters in the control table: the mutable state, kept apart
  * from the write-once events table so that table never needs an update grant.
  */
+/** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
+const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
+
 export class DynamoControlStore implements ControlStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -157,7 +160,14 @@ export class DynamoControlStore implements ControlStore {
     });
   }
 
-  async countFailure(w: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number> {
+  countFailure(w: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number> {
+    return this.count(w, false);
+  }
+
+  private async count(
+    w: Omit<FailureWindow, "count" | "reasons"> & { reason: string },
+    mapCreated: boolean,
+  ): Promise<number> {
     try {
       const out = await this.client.send(
         new UpdateCommand({
@@ -196,8 +206,15 @@ export class DynamoControlStore implements ControlStore {
       );
       return Number(out.Attributes?.[FailureAttr.count] ?? 1);
     } catch (err: unknown) {
-      // The first failure of a window has no reasons map yet: create it, then count again.
-      if (err instanceof Error && err.name === "ValidationException" && /document path/i.test(err.message)) {
+      // The first failure of a window has no reasons map yet: create it, then count again (once).
+      // DynamoDB calls this an invalid document path; Dynoxide an operand of the wrong type
+      // (docs/storage.md, "Engine differences").
+      if (
+        !mapCreated &&
+        err instanceof Error &&
+        err.name === "ValidationException" &&
+        MISSING_MAP.test(err.message)
+      ) {
         await this.update(
           {
             TableName: this.tableName,
@@ -208,7 +225,7 @@ export class DynamoControlStore implements ControlStore {
           },
           false,
         );
-        return this.countFailure(w);
+        return this.count(w, true);
       }
       translateStorageError(err, "count failure");
     }
