@@ -32,6 +32,12 @@ export const configSchema = z
       .enum(["true", "false"])
       .default("false")
       .transform((v) => v === "true"),
+    /**
+     * How long API key and workspace records are trusted without a read, per execution
+     * environment. A revocation or retention change made elsewhere takes effect within it.
+     * @default 60 (the most allowed); 0 reads them on every request
+     */
+    RECORD_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(60),
     /** Path-style S3 addressing, needed for moto and most S3-compatible endpoints. */
     S3_FORCE_PATH_STYLE: z
       .enum(["true", "false"])

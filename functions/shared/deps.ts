@@ -13,6 +13,7 @@ import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
 import { type Config, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
+import { RecordCache } from "./core/record-cache.js";
 import type { SecretStore } from "./ports.js";
 
 export type Deps = EventsDeps & { config: Config; secrets: SecretStore };
@@ -29,6 +30,8 @@ export interface DepsOptions {
 /** Wires the core to DynamoDB. Tests call it with their own client, clock or page size. */
 export function makeDeps(options: DepsOptions): Deps {
   const { config, client } = options;
+  const control = new DynamoControlStore(client, config.CONTROL_TABLE);
+  const clock = options.clock ?? systemClock;
   return {
     config,
     events: new DynamoEventStore({
@@ -36,8 +39,9 @@ export function makeDeps(options: DepsOptions): Deps {
       tableName: config.EVENTS_TABLE,
       queryPageSize: options.queryPageSize,
     }),
-    control: new DynamoControlStore(client, config.CONTROL_TABLE),
-    clock: options.clock ?? systemClock,
+    control,
+    records: new RecordCache(control, config.RECORD_CACHE_SECONDS, clock),
+    clock,
     newId: options.newId ?? ulidGenerator(),
     defaultRetentionDays: config.DEFAULT_RETENTION_DAYS,
     cursorKey: cursorKeyLoader(config),

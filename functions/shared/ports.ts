@@ -1,3 +1,4 @@
+import type { UnavailableError } from "./errors.js";
 import type { Scope } from "./routes.js";
 import type { StoredEvent } from "./schemas/event.js";
 
@@ -11,14 +12,24 @@ export interface EventRecord {
   expiresAt: number;
 }
 
-/** Where the id guard says an event was first stored. */
+/** Where the id guard says an event was stored. */
 export interface ExistingId {
   contentHash: string;
-  /** When the id was claimed; a completed write keeps this recordedAt. */
   recordedAt: string;
-  /** Undefined when the write that claimed the id never stored its event (it died in between). */
+  /**
+   * Undefined when the event has expired, or (only for ids claimed before writes became one
+   * transaction) when the writer that claimed the id died before storing its event.
+   */
   event: StoredEvent | undefined;
 }
+
+/** What became of one record of an {@link EventStore.append}. */
+export type AppendResult =
+  | { status: "created" }
+  /** The id was already used in the workspace: its guard's content hash and recordedAt. */
+  | { status: "taken"; contentHash: string; recordedAt: string; expiresAt: number }
+  /** Not stored: storage trouble (nothing of this record exists). */
+  | { status: "unavailable"; error: UnavailableError };
 
 export interface EventQuery {
   workspaceId: string;
@@ -46,13 +57,22 @@ export interface EventPage {
 }
 
 /**
- * The write-once log. There is no update and no delete. {@link EventStore.append} claims the id
- * (or throws {@link DuplicateIdError}) and stores the event; {@link EventStore.complete} stores the
- * event of an id whose claim exists but whose event does not (a write that died in between).
+ * The write-once log. There is no update and no delete.
  */
 export interface EventStore {
-  append(record: EventRecord): Promise<void>;
-  complete(record: EventRecord): Promise<void>;
+  /**
+   * Stores each record atomically (its id and its event, or nothing) unless its id is taken, in
+   * as few round trips as the engine allows. One result per record, in order; a record whose
+   * result is `unavailable` left nothing behind.
+   */
+  append(records: EventRecord[]): Promise<AppendResult[]>;
+  /** The event stored under `id` at `recordedAt` (as a taken id's guard says), if still live. */
+  getAt(
+    workspaceId: string,
+    id: string,
+    recordedAt: string,
+    nowEpochSeconds: number,
+  ): Promise<StoredEvent | undefined>;
   findById(workspaceId: string, id: string, nowEpochSeconds: number): Promise<ExistingId | undefined>;
   /** Workspaces holding an event with this id; used only to report cross-workspace attempts. */
   findOwners(id: string): Promise<string[]>;

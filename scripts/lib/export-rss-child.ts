@@ -268,11 +268,11 @@ export class SyntheticEventStore implements EventStore {
     private readonly newestMs: number,
   ) {}
 
-  append(record: EventRecord) {
-    return this.inner.append(record);
+  append(records: EventRecord[]) {
+    return this.inner.append(records);
   }
-  complete(record: EventRecord) {
-    return this.inner.complete(record);
+  getAt(workspaceId: string, id: string, recordedAt: string, nowEpochSeconds: number) {
+    return this.inner.getAt(workspaceId, id, recordedAt, nowEpochSeconds);
   }
   findById(workspaceId: string, id: string, nowEpochSeconds: number) {
     return this.inner.findById(workspaceId, id, nowEpochSeconds);

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, inject } from "vitest";
 import type * as z from "zod";
 import type { WorkerExtras } from "../../functions/export-worker/handler.js";
@@ -83,6 +84,8 @@ export interface TestApi {
   baseUrl: string;
   clock: FixedClock;
   deps: Deps;
+  /** The DynamoDB client the handlers use (tests add SDK middleware to it). */
+  dynamo: DynamoDBDocumentClient;
   /**
    * Runs the export worker, one message per invocation like the SQS event source (batch size 1),
    * until the queue is empty (hand-overs queue the export again; a run that throws is redelivered,
@@ -102,9 +105,10 @@ export async function startApi(
   options: { now?: string; queryPageSize?: number; dynamoEndpoint?: string } = {},
 ): Promise<TestApi> {
   const clock = new FixedClock(new Date(options.now ?? "2026-03-09T18:00:00.000Z"));
+  const dynamo = newDocumentClient(options.dynamoEndpoint);
   const deps = makeDeps({
     config: loadConfig(),
-    client: newDocumentClient(options.dynamoEndpoint),
+    client: dynamo,
     clock,
     queryPageSize: options.queryPageSize,
   });
@@ -131,6 +135,7 @@ export async function startApi(
     baseUrl,
     clock,
     deps,
+    dynamo,
     runQueuedExports: async (extras = {}) => {
       const { makeHandler } = await import("../../functions/export-worker/handler.js");
       // The worker runs with the jobs' longer request timeout, as deployed (jobDeps).

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
-import { UnavailableError } from "../../functions/shared/errors.js";
 import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 const event = (overrides: Record<string, unknown> = {}) => ({
@@ -103,39 +101,6 @@ describe("POST /v1/events idempotency", () => {
     ]);
     const stored = (await listAll(api, ws.keys.reader)).filter((e) => String(e.id).startsWith("b"));
     expect(stored.map((e) => e.id).sort()).toEqual(["b1", "b2", "b3", "b4"]);
-  });
-
-  it("completes an id whose claim was stored but whose event was not (a writer that died in between)", async () => {
-    // Prepare: a process dying between the two puts is a fault no engine produces, so the store's
-    // second step is made to fail once, the way a crash would leave it.
-    const body = event({ id: "half-written" });
-    const store = api.deps.events;
-    const complete = store.complete.bind(store);
-    store.complete = async () => {
-      throw new UnavailableError("writer died");
-    };
-    const firstAttempt = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body });
-    store.complete = complete;
-    expect(firstAttempt.status).toBe(503);
-    expect((await call(api, "GET", "/v1/events/half-written", { key: ws.keys.reader })).status).toBe(404);
-    const claimedAt = api.clock.now().toISOString();
-
-    // Act: the client retries a minute later.
-    api.clock.advance(60_000);
-    const retry = await call<Record<string, unknown>>(api, "POST", "/v1/events", {
-      key: ws.keys.writer,
-      body,
-    });
-
-    // Assess: stored once, under the claim's recordedAt, and the hash matches that.
-    expect(retry.status).toBe(201);
-    expect(retry.body.recordedAt).toBe(claimedAt);
-    const { hash, ...rest } = retry.body;
-    expect(hash).toBe(sha256Hex(canonicalJson(rest)));
-    const stored = (await listAll(api, ws.keys.reader, "type=incident.opened")).filter(
-      (e) => e.id === "half-written",
-    );
-    expect(stored).toEqual([retry.body]);
   });
 });
 

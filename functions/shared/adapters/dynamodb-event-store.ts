@@ -1,14 +1,16 @@
 import { createHash } from "node:crypto";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { canonicalJson } from "../canonical.js";
-import { DuplicateIdError } from "../errors.js";
-import type { EventPage, EventQuery, EventRecord, EventStore, ExistingId } from "../ports.js";
+import { UnavailableError } from "../errors.js";
+import type { AppendResult, EventPage, EventQuery, EventRecord, EventStore, ExistingId } from "../ports.js";
 import { inFieldOrder, type StoredEvent } from "../schemas/event.js";
 import {
   EVENT_ID_INDEX,
@@ -65,91 +67,189 @@ export function eventItem({ workspaceId, event, expiresAt }: EventRecord): Item 
   };
 }
 
+/** Full jitter: up to 25 ms, doubling per attempt. */
+const backoff = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** (attempt - 1)));
+
 function withoutSortKey({ sk: _sk, ...event }: StoredEvent & { sk: string }): StoredEvent {
   return event;
 }
 
+/** Id guard + event item per transaction: 100 items, DynamoDB's TransactWriteItems limit. */
+export const EVENTS_PER_TRANSACTION = 50;
+/** Attempts of one transaction that lost to a concurrent one on the same keys. */
+const CONFLICT_ATTEMPTS = 5;
+
+/** The id guard of one event: it makes the id unique in the workspace and points at the event. */
+function guardItem({ workspaceId, event, contentHash, expiresAt }: EventRecord): Item {
+  return {
+    [PK]: Keys.guardPk(workspaceId, event.id),
+    [SK]: Keys.guardSk,
+    [GuardAttr.eventId]: event.id,
+    [GuardAttr.eventPk]: Keys.eventPk(workspaceId, shardOf(event.id)),
+    [GuardAttr.eventSk]: Keys.eventSk(event.recordedAt, event.id),
+    [GuardAttr.recordedAt]: event.recordedAt,
+    [GuardAttr.contentHash]: contentHash,
+    [GuardAttr.expiresAt]: expiresAt,
+  };
+}
+
+/** One item's verdict in a cancelled transaction. `Item` is in DynamoDB's wire form: the document client does not unmarshall errors. */
+interface CancellationReason {
+  Code?: string;
+  Item?: Record<string, AttributeValue>;
+}
+
 /**
- * The only module that builds DynamoDB commands for the events table. Writes are conditional puts
- * (id guard, then event); reads are Query and GetItem. It never updates or
- * deletes: the table's resource policy and IAM deny both anyway.
+ * The only module that builds DynamoDB commands for the events table. The only write is a
+ * TransactWriteItems of conditional puts (id guard and event, both `attribute_not_exists`); reads
+ * are Query and GetItem. It never updates or deletes: the table's resource policy and IAM deny both.
  */
 export class DynamoEventStore implements EventStore {
   constructor(private readonly opts: DynamoEventStoreOptions) {}
 
   /**
-   * Two conditional puts, guard first. The guard claims the id; only then is the event item written.
-   * If the process dies between the two, nothing was acknowledged, and the client's retry finds the
-   * guard without its event and completes it ({@link DynamoEventStore.complete}). A transaction
-   * would make the pair atomic, but costs twice the write capacity per item, and moto copies the
-   * whole table on every TransactWriteItems, which makes it unusable for tests at volume.
+   * Each record's id guard and event item go in one transaction with both conditions, so either
+   * both exist or neither does: no id is ever claimed without its event. Up to
+   * {@link EVENTS_PER_TRANSACTION} records share a transaction (one round trip). A cancelled
+   * transaction names, per item, why: a guard that exists comes back whole
+   * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so a taken id is told apart from a replay
+   * without another read, and the other records are written again without it. A transaction that
+   * lost a race to a concurrent one is retried with jittered backoff. The SDK's retries of a
+   * request reuse its ClientRequestToken, so a retry of a transaction that was applied but whose
+   * answer was lost succeeds without writing twice.
    */
-  async append(record: EventRecord): Promise<void> {
-    const { workspaceId, event, contentHash, expiresAt } = record;
-    const guard: Item = {
-      [PK]: Keys.guardPk(workspaceId, event.id),
-      [SK]: Keys.guardSk,
-      [GuardAttr.eventId]: event.id,
-      [GuardAttr.eventPk]: Keys.eventPk(workspaceId, shardOf(event.id)),
-      [GuardAttr.eventSk]: Keys.eventSk(event.recordedAt, event.id),
-      [GuardAttr.recordedAt]: event.recordedAt,
-      [GuardAttr.contentHash]: contentHash,
-      [GuardAttr.expiresAt]: expiresAt,
+  async append(records: EventRecord[]): Promise<AppendResult[]> {
+    const results: AppendResult[] = new Array(records.length);
+    const chunks: number[][] = [];
+    for (let i = 0; i < records.length; i += EVENTS_PER_TRANSACTION) {
+      chunks.push(
+        Array.from({ length: Math.min(EVENTS_PER_TRANSACTION, records.length - i) }, (_, k) => i + k),
+      );
+    }
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        try {
+          await this.appendChunk(records, chunk, results);
+        } catch (err: unknown) {
+          if (!(err instanceof UnavailableError)) throw err;
+          for (const i of chunk) results[i] ??= { status: "unavailable", error: err };
+        }
+      }),
+    );
+    return results;
+  }
+
+  private async appendChunk(records: EventRecord[], chunk: number[], results: AppendResult[]): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      let reasons: CancellationReason[];
+      try {
+        await this.opts.client.send(
+          new TransactWriteCommand({
+            TransactItems: pending.flatMap((i) => {
+              const record = records[i] as EventRecord;
+              return [
+                { Put: this.putIfAbsent(guardItem(record), true) },
+                { Put: this.putIfAbsent(eventItem(record), false) },
+              ];
+            }),
+          }),
+        );
+        for (const i of pending) results[i] = { status: "created" };
+        return;
+      } catch (err: unknown) {
+        if (!(err instanceof Error && err.name === "TransactionCanceledException")) {
+          translateStorageError(err, "append");
+        }
+        reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+        if (reasons.length !== pending.length * 2) throw err;
+      }
+      const retry: number[] = [];
+      let raced = false;
+      pending.forEach((i, k) => {
+        const guard = reasons[2 * k] ?? {};
+        const item = reasons[2 * k + 1] ?? {};
+        if (guard.Code === "ConditionalCheckFailed" && guard.Item) {
+          const taken = unmarshall(guard.Item);
+          results[i] = {
+            status: "taken",
+            contentHash: String(taken[GuardAttr.contentHash]),
+            recordedAt: String(taken[GuardAttr.recordedAt]),
+            expiresAt: Number(taken[GuardAttr.expiresAt]),
+          };
+          return;
+        }
+        for (const code of [guard.Code, item.Code]) {
+          if (code === "TransactionConflict" || code === "ThrottlingError") raced = true;
+          else if (code && code !== "None") {
+            throw new Error(`append of ${(records[i] as EventRecord).event.id} cancelled: ${code}`);
+          }
+        }
+        retry.push(i);
+      });
+      if (raced && attempt >= CONFLICT_ATTEMPTS) {
+        throw new UnavailableError("storage is unavailable (append: transaction conflicts)");
+      }
+      if (raced) await backoff(attempt);
+      pending = retry;
+    }
+  }
+
+  private putIfAbsent(item: Item, returnOld: boolean) {
+    return {
+      TableName: this.opts.tableName,
+      Item: item,
+      ConditionExpression: "attribute_not_exists(#pk)",
+      ExpressionAttributeNames: { "#pk": PK },
+      ...(returnOld ? { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const } : {}),
     };
-    if (!(await this.putIfAbsent(guard, "append"))) throw new DuplicateIdError(event.id);
-    await this.complete(record);
   }
 
-  /** Writes the event item of a claimed id. Idempotent: an identical item already there is success. */
-  async complete(record: EventRecord): Promise<void> {
-    await this.putIfAbsent(eventItem(record), "append");
-  }
-
-  /** The only write: PutItem with attribute_not_exists. Returns false when the key is taken. */
-  private async putIfAbsent(item: Item, what: string): Promise<boolean> {
+  /** The event recorded under this id at `recordedAt` (one strongly consistent GetItem). */
+  async getAt(
+    workspaceId: string,
+    id: string,
+    recordedAt: string,
+    nowEpochSeconds: number,
+  ): Promise<StoredEvent | undefined> {
     try {
-      await this.opts.client.send(
-        new PutCommand({
+      const found = await this.opts.client.send(
+        new GetCommand({
           TableName: this.opts.tableName,
-          Item: item,
-          ConditionExpression: "attribute_not_exists(#pk)",
-          ExpressionAttributeNames: { "#pk": PK },
+          Key: { [PK]: Keys.eventPk(workspaceId, shardOf(id)), [SK]: Keys.eventSk(recordedAt, id) },
+          ConsistentRead: true,
         }),
       );
-      return true;
+      const live = found.Item && Number(found.Item[EventAttr.expiresAt]) > nowEpochSeconds;
+      return live ? withoutSortKey(toEvent(found.Item as Item)) : undefined;
     } catch (err: unknown) {
-      if (err instanceof Error && err.name === "ConditionalCheckFailedException") return false;
-      translateStorageError(err, what);
+      translateStorageError(err, "getAt");
     }
   }
 
   async findById(workspaceId: string, id: string, nowEpochSeconds: number): Promise<ExistingId | undefined> {
+    let guard: Item | undefined;
     try {
-      const guard = await this.opts.client.send(
-        new GetCommand({
-          TableName: this.opts.tableName,
-          Key: { [PK]: Keys.guardPk(workspaceId, id), [SK]: Keys.guardSk },
-          ConsistentRead: true,
-        }),
-      );
-      if (!guard.Item || Number(guard.Item[GuardAttr.expiresAt]) <= nowEpochSeconds) return undefined;
-      const found = await this.opts.client.send(
-        new GetCommand({
-          TableName: this.opts.tableName,
-          Key: { [PK]: guard.Item[GuardAttr.eventPk], [SK]: guard.Item[GuardAttr.eventSk] },
-          ConsistentRead: true,
-        }),
-      );
-      const live =
-        found.Item && Number(found.Item[EventAttr.expiresAt]) > nowEpochSeconds ? found.Item : undefined;
-      return {
-        contentHash: String(guard.Item[GuardAttr.contentHash]),
-        recordedAt: String(guard.Item[GuardAttr.recordedAt]),
-        event: live ? withoutSortKey(toEvent(live)) : undefined,
-      };
+      guard = (
+        await this.opts.client.send(
+          new GetCommand({
+            TableName: this.opts.tableName,
+            Key: { [PK]: Keys.guardPk(workspaceId, id), [SK]: Keys.guardSk },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
     } catch (err: unknown) {
       translateStorageError(err, "findById");
     }
+    if (!guard || Number(guard[GuardAttr.expiresAt]) <= nowEpochSeconds) return undefined;
+    const recordedAt = String(guard[GuardAttr.recordedAt]);
+    return {
+      contentHash: String(guard[GuardAttr.contentHash]),
+      recordedAt,
+      event: await this.getAt(workspaceId, id, recordedAt, nowEpochSeconds),
+    };
   }
 
   /** Workspaces that hold an event with this id (the byEventId guard index). */

@@ -1,7 +1,8 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { sha256Hex } from "../canonical.js";
 import { AuthenticationFailure } from "../errors.js";
-import type { ApiKeyRecord, ControlStore, Principal } from "../ports.js";
+import type { ApiKeyRecord, Principal } from "../ports.js";
+import type { RecordCache } from "./record-cache.js";
 
 /**
  * Bearer tokens look like `alk_<keyId>_<secret>`: a recognisable prefix (secret scanners can find
@@ -35,10 +36,12 @@ function sameHash(hexA: string | undefined, hexB: string): boolean {
 /**
  * Resolves `Authorization: Bearer …` to the key's workspace and scopes. A rotated key's previous
  * secret still works until its grace period ends. Throws {@link AuthenticationFailure} with the
- * reason and, when the key id resolved, the key's workspace (which then sees the attempt).
+ * reason and, when the key id resolved, the key's workspace (which then sees the attempt). The key
+ * record comes through the {@link RecordCache}, so a revocation made elsewhere is seen within its
+ * time bound.
  */
 export async function authenticate(
-  control: ControlStore,
+  cache: RecordCache,
   authorization: string | undefined,
   now: Date,
 ): Promise<Principal> {
@@ -46,15 +49,17 @@ export async function authenticate(
   if (!token) throw new AuthenticationFailure("missing_key");
   const keyId = keyIdOf(token);
   if (!keyId) throw new AuthenticationFailure("malformed_key");
-  const key: ApiKeyRecord | undefined = await control.getApiKey(keyId);
   const presented = hashToken(token);
-  const current = sameHash(key?.secretHash, presented);
-  const inGrace =
+  const current = (key: ApiKeyRecord | undefined) => sameHash(key?.secretHash, presented);
+  const inGrace = (key: ApiKeyRecord | undefined) =>
     sameHash(key?.previousSecretHash, presented) &&
     key?.previousValidUntil !== undefined &&
     Date.parse(key.previousValidUntil) > now.getTime();
+  const key = await cache.apiKey(keyId, (k) => current(k) || inGrace(k));
+  // Both comparisons run whatever the outcome, so the time taken does not tell which failed.
+  const accepted = [current(key), inGrace(key)].includes(true);
   if (!key) throw new AuthenticationFailure("unknown_key", keyId);
   if (key.revokedAt) throw new AuthenticationFailure("revoked_key", keyId, key.workspaceId);
-  if (!current && !inGrace) throw new AuthenticationFailure("wrong_secret", keyId, key.workspaceId);
+  if (!accepted) throw new AuthenticationFailure("wrong_secret", keyId, key.workspaceId);
   return { workspaceId: key.workspaceId, keyId: key.keyId, scopes: key.scopes };
 }

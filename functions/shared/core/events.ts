@@ -1,12 +1,6 @@
 import { canonicalJson, sha256Hex } from "../canonical.js";
 import type { Clock, IdGenerator } from "../clock.js";
-import {
-  ConflictError,
-  DuplicateIdError,
-  type FieldError,
-  UnavailableError,
-  ValidationError,
-} from "../errors.js";
+import { ConflictError, type FieldError, type UnavailableError, ValidationError } from "../errors.js";
 import type { ControlStore, EventRecord, EventStore, Principal } from "../ports.js";
 import { categoryOf } from "../schemas/catalogue.js";
 import {
@@ -17,11 +11,14 @@ import {
   serviceEventInputSchema,
 } from "../schemas/event.js";
 import { OPERATOR_LOG, OPERATOR_LOG_RETENTION_DAYS } from "../table.js";
+import type { RecordCache } from "./record-cache.js";
 import { validationError } from "./zod-errors.js";
 
 export interface EventsDeps {
   events: EventStore;
   control: ControlStore;
+  /** API keys and workspaces as the hot path reads them: cached for a bounded time. */
+  records: RecordCache;
   clock: Clock;
   newId: IdGenerator;
   defaultRetentionDays: number;
@@ -32,8 +29,6 @@ export interface EventsDeps {
 export const OCCURRED_AT_MAX_AHEAD_MS = 5 * 60 * 1000;
 export const OCCURRED_AT_MAX_BEHIND_MS = 7 * 24 * 60 * 60 * 1000;
 const DAY_SECONDS = 86_400;
-/** Events of one batch written at once; each is two conditional puts (id guard, then event). */
-const BATCH_WRITE_CONCURRENCY = 8;
 
 export type ItemStatus = "created" | "duplicate" | "conflict";
 
@@ -44,7 +39,7 @@ export type RecordOutcome =
 /** The retention in force for new events of a workspace (the operator log keeps its own). */
 async function retentionDaysOf(deps: EventsDeps, workspaceId: string): Promise<number> {
   if (workspaceId === OPERATOR_LOG) return OPERATOR_LOG_RETENTION_DAYS;
-  return (await deps.control.getWorkspace(workspaceId))?.retentionDays ?? deps.defaultRetentionDays;
+  return (await deps.records.workspace(workspaceId))?.retentionDays ?? deps.defaultRetentionDays;
 }
 
 /** The stored form of one input, hashed as the evidence that anchors later integrity seals. */
@@ -78,44 +73,58 @@ function occurredAtErrors(input: EventInput, now: Date, prefix: string): FieldEr
   return [];
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 interface Pending {
   input: EventInput;
   record: EventRecord;
 }
 
+type Written = { status: ItemStatus; event: StoredEvent };
+
 /**
- * Appends one event. A taken id with the same content is a duplicate (the stored event is
- * returned); with other content, a conflict. A claim whose event was never stored (the writer died
- * in between, or is still in flight) is completed under the claim's recordedAt, so every racer
- * writes the same item.
+ * Appends the records (each atomically: its id and its event, or nothing). A taken id with the
+ * same content is a duplicate, with other content (or only an expired event left) a conflict.
+ * Throws {@link UnavailableError} if any record could not be written, saying in
+ * `extensions.results` what became of the others, so nothing acknowledged is in doubt.
  */
-async function writeOnce(
-  deps: EventsDeps,
-  { input, record }: Pending,
-  nowSeconds: number,
-): Promise<{ status: ItemStatus; event: StoredEvent }> {
-  try {
-    await deps.events.append(record);
-    return { status: "created", event: record.event };
-  } catch (err: unknown) {
-    if (!(err instanceof DuplicateIdError)) throw err;
+async function writeAll(deps: EventsDeps, records: EventRecord[], nowSeconds: number): Promise<Written[]> {
+  const results = await deps.events.append(records);
+  const written = results.map((result, i): Written | undefined => {
+    const { event, contentHash } = records[i] as EventRecord;
+    if (result.status === "created") return { status: "created", event };
+    if (result.status === "unavailable") return undefined;
+    const same = result.contentHash === contentHash && result.expiresAt > nowSeconds;
+    return { status: same ? "duplicate" : "conflict", event: { ...event, recordedAt: result.recordedAt } };
+  });
+  const failed = results.find((r) => r.status === "unavailable");
+  if (failed?.status === "unavailable") {
+    failed.error.extensions.results = written.flatMap((w) =>
+      w ? [{ id: w.event.id, status: w.status }] : [],
+    );
+    throw failed.error;
   }
-  const existing = await deps.events.findById(record.workspaceId, record.event.id, nowSeconds);
-  if (!existing || existing.contentHash !== record.contentHash)
-    return { status: "conflict", event: record.event };
-  if (existing.event) return { status: "duplicate", event: existing.event };
-  const event = buildEvent(input, record.event.id, existing.recordedAt);
-  await deps.events.complete({ ...record, event });
-  return { status: "created", event };
+  return written as Written[];
+}
+
+/**
+ * Appends one event and answers with the stored form: for a duplicate, the event as first stored
+ * (one GetItem at the recordedAt its guard names).
+ */
+async function writeOne(deps: EventsDeps, record: EventRecord, nowSeconds: number): Promise<Written> {
+  const [written] = (await writeAll(deps, [record], nowSeconds)) as [Written];
+  if (written.status !== "duplicate") return written;
+  const stored = await deps.events.getAt(
+    record.workspaceId,
+    record.event.id,
+    written.event.recordedAt,
+    nowSeconds,
+  );
+  if (!stored) {
+    // Only ids claimed by the earlier two-put writer, which died between its puts, look like this.
+    throw new ConflictError(
+      `event ${record.event.id} was claimed by a write that never completed; send it with a new id`,
+    );
+  }
+  return { status: "duplicate", event: stored };
 }
 
 /**
@@ -165,33 +174,22 @@ export async function recordEvents(
   });
   if (errors.length > 0) throw new ValidationError(errors);
 
-  const write = (p: Pending) => writeOnce(deps, p, nowSeconds);
-
   if (!batch) {
-    const result = await write(pending[0] as Pending);
+    const result = await writeOne(deps, (pending[0] as Pending).record, nowSeconds);
     if (result.status === "conflict") {
       throw new ConflictError(`event ${result.event.id} already exists with different content`);
     }
     return { kind: "single", status: result.status, event: result.event };
   }
 
-  const done: ({ id: string; status: ItemStatus } | undefined)[] = new Array(pending.length);
-  try {
-    await forEachLimit(
-      pending.map((p, i) => [p, i] as const),
-      BATCH_WRITE_CONCURRENCY,
-      async ([p, i]) => {
-        done[i] = { id: p.record.event.id, status: (await write(p)).status };
-      },
-    );
-  } catch (err: unknown) {
-    // Say exactly what was stored before the failure, so nothing acknowledged is in doubt.
-    if (err instanceof UnavailableError) err.extensions.results = done.filter(Boolean);
-    throw err;
-  }
+  const done = await writeAll(
+    deps,
+    pending.map((p) => p.record),
+    nowSeconds,
+  );
   const results = writeOf.map(({ index, repeat }) => {
-    const result = done[index] as { id: string; status: ItemStatus };
-    return repeat ? { id: result.id, status: "duplicate" as const } : result;
+    const { event, status } = done[index] as Written;
+    return { id: event.id, status: repeat ? ("duplicate" as const) : status };
   });
   if (results.some((r) => r.status === "conflict")) {
     const conflict = new ConflictError(
@@ -235,7 +233,7 @@ export async function recordServiceEvent(
     contentHash: contentHashOf(parsed.data),
     expiresAt: nowSeconds + (await retentionDaysOf(deps, workspaceId)) * DAY_SECONDS,
   };
-  const result = await writeOnce(deps, { input: parsed.data, record }, nowSeconds);
+  const result = await writeOne(deps, record, nowSeconds);
   if (result.status === "conflict")
     throw new Error(`service event id ${record.event.id} reused for other content`);
   return result.event;

@@ -71,6 +71,7 @@ export async function rotateKey(
     rotatedAt: now.toISOString(),
   });
   if (!rotated) throw new ConflictError(`key ${keyId} changed meanwhile (rotated or revoked); read it again`);
+  deps.records.forgetKey(keyId);
   await recordServiceEvent(deps, principal.workspaceId, {
     type: "apikey.rotated",
     ...actionEvent(principal, client),
@@ -80,13 +81,17 @@ export async function rotateKey(
   return { ...keyView({ ...key, rotatedAt: now.toISOString(), previousValidUntil }), token };
 }
 
-/** Marks the key revoked; it is refused from its next request. No audit record is touched. */
+/**
+ * Marks the key revoked. This environment refuses it from its next request; others within the
+ * record cache's bound (RECORD_CACHE_SECONDS). No audit record is touched.
+ */
 export async function revokeKey(deps: EventsDeps, principal: Principal, client: Client, keyId: string) {
   const key = await ownKey(deps, principal, client, keyId);
   const revokedAt = deps.clock.now().toISOString();
   if (key.revokedAt || !(await deps.control.revokeApiKey(keyId, revokedAt))) {
     throw new ConflictError(`key ${keyId} is already revoked`);
   }
+  deps.records.forgetKey(keyId);
   await recordServiceEvent(deps, principal.workspaceId, {
     type: "apikey.revoked",
     ...actionEvent(principal, client),

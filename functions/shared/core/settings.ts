@@ -112,6 +112,7 @@ export async function putSettings(deps: SettingsDeps, principal: Principal, clie
       context: { field: "retentionDays", from: ws.retentionDays, to },
     });
     await deps.control.setRetention(ws.workspaceId, to);
+    deps.records.forgetWorkspace(ws.workspaceId);
     next = { ...next, retentionDays: to };
   }
   // Removing a destination that is not there changes nothing, and logs nothing.

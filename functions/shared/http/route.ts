@@ -44,7 +44,7 @@ export function authedRoute(
       const client = clientOf(event);
       let principal: Principal;
       try {
-        principal = await authenticate(deps.control, header(event, "authorization"), deps.clock.now());
+        principal = await authenticate(deps.records, header(event, "authorization"), deps.clock.now());
       } catch (err: unknown) {
         if (err instanceof AuthenticationFailure) await onAuthenticationFailure(deps, err, client);
         throw err;
