@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, inject } from "vitest";
+import { inject } from "vitest";
 import type * as z from "zod";
 import type { WorkerExtras } from "../../functions/export-worker/handler.js";
 import { JOB_REQUEST_TIMEOUT_MS, newDocumentClient } from "../../functions/shared/adapters/clients.js";
@@ -14,22 +14,13 @@ import type { EventRecord } from "../../functions/shared/ports.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import { serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
 import type { exportSchema } from "../../functions/shared/schemas/exports.js";
-import {
-  localEnv,
-  processEnvFor,
-  provision,
-  type SeededWorkspace,
-  seedWorkspace,
-} from "../../scripts/lib/bootstrap.js";
-import { type EngineEndpoints, type LocalEngines, startEngines } from "../../scripts/lib/engines.js";
+import { localEnv, type SeededWorkspace, seedWorkspace } from "../../scripts/lib/bootstrap.js";
 import {
   createLocalServer,
   type LambdaHandler,
   listen,
   moduleHandler,
 } from "../../scripts/lib/local-server.js";
-
-let own: EngineEndpoints | undefined;
 
 /** GET/POST /v1/exports answers, typed by the schema the API itself uses. */
 export type ExportView = z.infer<typeof exportSchema>;
@@ -54,28 +45,8 @@ export function heavyRecord(workspaceId: string, id: string, recordedAt: string,
   };
 }
 
-/** The engines this test file talks to: the run's shared ones, or its own (see {@link useOwnEngines}). */
-export const engineEnv = () => localEnv(own ?? inject("engines"), "test");
-
-/**
- * Gives this test file a moto and a Dynoxide of its own, provisioned like the shared ones, and
- * points this file's process at them: for a file whose load (tens of thousands of events, large
- * uploads) would otherwise slow every other file's requests to the shared moto, which serves one
- * request at a time. Call it at the top level of the file, so it runs before any other hook builds
- * a client.
- */
-export function useOwnEngines(): void {
-  let engines: LocalEngines | undefined;
-  beforeAll(async () => {
-    engines = await startEngines({ quiet: true });
-    own = { aws: engines.aws, dynamodb: engines.dynamodb };
-    await provision(engineEnv());
-    Object.assign(process.env, processEnvFor(engineEnv()));
-  }, 180_000);
-  afterAll(async () => {
-    await engines?.stop();
-  });
-}
+/** The engines of this test run (started by global-setup.ts). */
+export const engineEnv = () => localEnv(inject("engines"), "test");
 
 /** A workspace id no other test uses, so test files can run in parallel against one set of engines. */
 export const uniqueWorkspace = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;

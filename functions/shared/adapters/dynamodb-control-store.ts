@@ -30,7 +30,7 @@ const FAILURE_ITEM_TTL_SECONDS = 86_400;
  * from the write-once events table so that table never needs an update grant.
  */
 /** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
-const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
+export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
 
 export class DynamoControlStore implements ControlStore {
   constructor(
