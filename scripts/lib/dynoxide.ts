@@ -10,9 +10,10 @@ import { freePort } from "./moto.js";
  *
  * The binary comes from the npm package `@dynoxide/linux-x64` (an optional dependency, so `npm ci`
  * installs it on linux-x64 and skips it elsewhere). On any other platform, build it once with
- * `cargo install dynoxide-rs --version <crate version> --locked` and point `DYNOXIDE_BIN` at it (or
- * leave it on PATH). The version is pinned: a different binary is refused unless
- * `DYNOXIDE_ALLOW_VERSION` names the version it prints.
+ * `cargo install dynoxide-rs --locked` and point `DYNOXIDE_BIN` at it (or leave it on PATH). The
+ * version is pinned: a binary that prints another version is refused unless `DYNOXIDE_ALLOW_VERSION`
+ * names it (the crate's releases are numbered apart from the npm binary's, so a cargo build is
+ * never the exact binary the project is tested on; docs/storage.md lists what to check).
  */
 export const DYNOXIDE_VERSION = "1.2.1";
 
