@@ -145,8 +145,8 @@ export class AuditTables extends Construct {
   }
 
   /**
-   * Appending events: PutItem (always with `attribute_not_exists` in the runtime: the id guard, then
-   * the event) and GetItem (to compare a replayed id with what was stored). Nothing that could change
+   * Appending events: PutItem (always with `attribute_not_exists` in the runtime: the id guard and
+   * the event, in one TransactWriteItems, which IAM authorises as PutItem) and GetItem (to compare a replayed id with what was stored). Nothing that could change
    * or remove an existing item. Every authenticated function has this, because reads and denied
    * requests are themselves recorded as events.
    */

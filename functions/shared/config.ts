@@ -3,7 +3,8 @@ import * as z from "zod";
 /**
  * Runtime configuration, parsed once from `process.env` at cold start: a missing variable fails the
  * init, not the first request. The CDK stack sets these names; the local runtime and the tests set
- * the same names (plus `AWS_ENDPOINT_URL`, which the AWS SDK reads by itself, to reach moto).
+ * the same names (plus `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_DYNAMODB`, which the AWS SDK reads
+ * by itself, to reach moto and Dynoxide).
  */
 export const configSchema = z
   .object({

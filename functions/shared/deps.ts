@@ -25,6 +25,8 @@ export interface DepsOptions {
   newId?: IdGenerator;
   /** See {@link DynamoEventStoreOptions.queryPageSize}. */
   queryPageSize?: number;
+  /** See {@link DynamoEventStoreOptions.backoff}. */
+  appendBackoff?: DynamoEventStoreOptions["backoff"];
 }
 
 /** Wires the core to DynamoDB. Tests call it with their own client, clock or page size. */
@@ -38,6 +40,7 @@ export function makeDeps(options: DepsOptions): Deps {
       client,
       tableName: config.EVENTS_TABLE,
       queryPageSize: options.queryPageSize,
+      backoff: options.appendBackoff,
     }),
     control,
     records: new RecordCache(control, config.RECORD_CACHE_SECONDS, clock),

@@ -90,13 +90,6 @@ export class UnavailableError extends AppError {
   }
 }
 
-/** Raised by the store when an id guard already exists. Never reaches HTTP: the core resolves it. */
-export class DuplicateIdError extends Error {
-  constructor(readonly id: string) {
-    super(`event id ${id} already exists`);
-  }
-}
-
 /** Too many failed attempts from one source: slow down until the window ends. */
 export class TooManyRequestsError extends AppError {
   readonly status = 429;

@@ -37,7 +37,9 @@ const common = {
     headers: retryAfter,
   },
   "503": {
-    ...problemResponse("Storage unavailable; nothing was stored. Retry after Retry-After."),
+    ...problemResponse(
+      "Storage unavailable: the outcome is unknown (most often nothing was stored). Retry the same request after Retry-After; ids make that safe.",
+    ),
     headers: retryAfter,
   },
 };
@@ -154,7 +156,7 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     operationId: "rotateKey",
     summary: "Rotate a key's secret (admin)",
     description:
-      "Same key id, new secret (shown once). The old secret keeps working for `graceSeconds` (default 86400). Recorded as `apikey.rotated`.",
+      "Same key id, new secret (shown once), valid at once. The old secret keeps working for `graceSeconds` (default 86400), and stops within 60 s after that (the service caches key records for up to 60 s); revoke a leaked key instead of rotating it with no grace. Recorded as `apikey.rotated`.",
     requestParams: { path: z.object({ keyId: z.string() }) },
     requestBody: { required: false, content: { "application/json": { schema: rotateKeyBodySchema } } },
     responses: {
@@ -168,7 +170,7 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     operationId: "revokeKey",
     summary: "Revoke a key (admin)",
     description:
-      "The key is refused from its next request. Recorded as `apikey.revoked`; no audit record is touched.",
+      "The key is refused within 60 s everywhere (the service caches key records for up to 60 s). Recorded as `apikey.revoked`; no audit record is touched.",
     requestParams: { path: z.object({ keyId: z.string() }) },
     responses: {
       "200": { description: "Revoked", content: { "application/json": { schema: apiKeySchema } } },

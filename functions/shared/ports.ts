@@ -26,9 +26,16 @@ export interface ExistingId {
 /** What became of one record of an {@link EventStore.append}. */
 export type AppendResult =
   | { status: "created" }
-  /** The id was already used in the workspace: its guard's content hash and recordedAt. */
-  | { status: "taken"; contentHash: string; recordedAt: string; expiresAt: number }
-  /** Not stored: storage trouble (nothing of this record exists). */
+  /**
+   * The id was already used in the workspace: its guard's content hash and recordedAt.
+   * `withEvent`: the guard was written with its event, so the event exists (false for guards of the
+   * earlier two-put writer, whose event may be missing).
+   */
+  | { status: "taken"; contentHash: string; recordedAt: string; expiresAt: number; withEvent: boolean }
+  /**
+   * Storage trouble: the outcome is unknown (most often nothing was stored; if the answer was lost,
+   * all of it was). A retry with the same id settles it.
+   */
   | { status: "unavailable"; error: UnavailableError };
 
 export interface EventQuery {
@@ -62,8 +69,7 @@ export interface EventPage {
 export interface EventStore {
   /**
    * Stores each record atomically (its id and its event, or nothing) unless its id is taken, in
-   * as few round trips as the engine allows. One result per record, in order; a record whose
-   * result is `unavailable` left nothing behind.
+   * as few round trips as the engine allows. One result per record, in order.
    */
   append(records: EventRecord[]): Promise<AppendResult[]>;
   /** The event stored under `id` at `recordedAt` (as a taken id's guard says), if still live. */

@@ -62,6 +62,11 @@ export const GuardAttr = {
   recordedAt: "recordedAt",
   contentHash: "contentHash",
   expiresAt: EXPIRES_AT,
+  /**
+   * `true` on guards written in one transaction with their event, so a taken id is known to have
+   * its event without a read. Guards of the earlier two-put writer lack it.
+   */
+  atomic: "atomic",
 } as const;
 
 export const Index = {

@@ -93,12 +93,24 @@ export async function startDynoxide(
 ): Promise<DynoxideServer> {
   const port = options.port ?? (await freePort());
   const child = spawn(bin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
-    stdio: options.quiet === false ? "inherit" : "ignore",
+    // Its stderr says why it stopped; it also greets and says goodbye there, so `quiet` drops it.
+    stdio: ["ignore", "ignore", options.quiet ? "ignore" : "pipe"],
+  });
+  let spawnError: Error | undefined;
+  child.once("error", (err) => {
+    spawnError = err;
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    for (const line of chunk.toString().split("\n")) {
+      if (line.trim() && !/^Dynoxide listening on|^Shutting down/.test(line))
+        process.stderr.write(`dynoxide: ${line}\n`);
+    }
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const deadline = Date.now() + 20_000;
   for (;;) {
+    if (spawnError) throw new Error(`dynoxide could not start: ${spawnError.message}`);
     if (child.exitCode !== null) throw new Error(`dynoxide exited with code ${child.exitCode}`);
     try {
       // Any answer (an unsigned request gets a 400) means it is listening.

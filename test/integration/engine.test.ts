@@ -103,9 +103,17 @@ describe("the local DynamoDB engine", () => {
     expect(fresh.Count).toBe(0);
   });
 
-  it("refuses a transaction of 101 items", async () => {
-    const items = Array.from({ length: 101 }, (_, i) => putIfAbsent(`many-${i}`));
-    await expect(db.send(new TransactWriteItemsCommand({ TransactItems: items }))).rejects.toMatchObject({
+  it("takes a transaction of 100 items, DynamoDB's limit, and refuses one of 101", async () => {
+    const items = (n: number, prefix: string) =>
+      Array.from({ length: n }, (_, i) => putIfAbsent(`${prefix}-${i}`));
+    await expect(
+      db.send(new TransactWriteItemsCommand({ TransactItems: items(100, "full") })),
+    ).resolves.toMatchObject({
+      $metadata: { httpStatusCode: 200 },
+    });
+    await expect(
+      db.send(new TransactWriteItemsCommand({ TransactItems: items(101, "over") })),
+    ).rejects.toMatchObject({
       name: "ValidationException",
     });
   });

@@ -82,6 +82,8 @@ export async function startApi(
     client: dynamo,
     clock,
     queryPageSize: options.queryPageSize,
+    // A transaction that lost a race is retried at once: tests never sleep.
+    appendBackoff: async () => undefined,
   });
   const cache = new Map<string, LambdaHandler>();
   // Exports queue in memory here; the test runs the worker when it chooses (npm start uses SQS).

@@ -1,7 +1,15 @@
+import { randomUUID } from "node:crypto";
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shardOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
+import {
+  CONFLICT_ATTEMPTS,
+  eventItem,
+  shardOf,
+} from "../../functions/shared/adapters/dynamodb-event-store.js";
+import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
+import { serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
 import { Keys } from "../../functions/shared/table.js";
 import { localClients } from "../../scripts/lib/bootstrap.js";
 import {
@@ -187,6 +195,138 @@ describe("the write path, one request at a time", () => {
     const stored = (await listAll(api, ws.keys.reader)).filter((e) => String(e.id).startsWith("half-"));
     expect(stored).toHaveLength(100);
     expect(new Set(stored.map((e) => e.id)).size).toBe(100);
+  });
+});
+
+describe("races and ids claimed by the earlier writer", () => {
+  let api: TestApi;
+  let ws: TestWorkspace;
+  beforeAll(async () => {
+    api = await startApi();
+    ws = await workspace("races");
+  });
+  afterAll(() => api.close());
+
+  /**
+   * SDK middleware that answers the next `times` transactions with a cancellation for
+   * TransactionConflict on every item, as DynamoDB does when another transaction holds the keys.
+   * Dynoxide (SQLite, one writer) never produces one, so it is injected; nothing reaches the engine.
+   */
+  function conflictNext(times: number) {
+    let left = times;
+    const name = `conflict-${randomUUID()}`;
+    api.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "TransactWriteItemsCommand" && left > 0) {
+          left--;
+          const items = (args.input as { TransactItems: unknown[] }).TransactItems;
+          throw new TransactionCanceledException({
+            message: "Transaction cancelled, please refer cancellation reasons for specific reasons",
+            $metadata: { httpStatusCode: 400 },
+            CancellationReasons: items.map(() => ({ Code: "TransactionConflict" })),
+          });
+        }
+        return next(args);
+      },
+      { step: "initialize", name },
+    );
+    return { left: () => left, remove: () => api.dynamo.middlewareStack.remove(name) };
+  }
+
+  it("retries a transaction that lost a race, and stores the event once", async () => {
+    const conflicts = conflictNext(CONFLICT_ATTEMPTS - 1);
+    try {
+      const res = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("raced") });
+      expect(res.status).toBe(201);
+      expect(conflicts.left()).toBe(0);
+    } finally {
+      conflicts.remove();
+    }
+    expect((await listAll(api, ws.keys.reader)).filter((e) => e.id === "raced")).toHaveLength(1);
+  });
+
+  it("gives up with 503 and Retry-After after losing every race, storing nothing", async () => {
+    const conflicts = conflictNext(CONFLICT_ATTEMPTS);
+    let res: Awaited<ReturnType<typeof call>>;
+    try {
+      res = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("always-raced") });
+    } finally {
+      conflicts.remove();
+    }
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await call(api, "GET", "/v1/events/always-raced", { key: ws.keys.reader })).status).toBe(404);
+  });
+
+  /** A guard as the earlier two-put writer left it: no `atomic` mark, maybe no event. */
+  async function legacyGuard(id: string, withEvent: boolean) {
+    const body = incident(id);
+    const input = serviceEventInputSchema.parse(body);
+    const recordedAt = "2026-03-09T17:00:00.000Z";
+    const event = buildEvent(input, id, recordedAt);
+    const table = engineEnv().eventsTable;
+    const doc = localClients(engineEnv()).document;
+    const expiresAt = 2_000_000_000;
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: Keys.guardPk(ws.id, id),
+          sk: Keys.guardSk,
+          gsiEventId: id,
+          eventPk: Keys.eventPk(ws.id, shardOf(id)),
+          eventSk: Keys.eventSk(recordedAt, id),
+          recordedAt,
+          contentHash: contentHashOf(input),
+          expiresAt,
+        },
+      }),
+    );
+    if (withEvent) {
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: eventItem({ workspaceId: ws.id, event, contentHash: contentHashOf(input), expiresAt }),
+        }),
+      );
+    }
+    return { body, event };
+  }
+
+  it("answers a replay of an old guard with its event as a duplicate", async () => {
+    const { body, event } = await legacyGuard("legacy-whole", true);
+    const single = await call<Record<string, unknown>>(api, "POST", "/v1/events", {
+      key: ws.keys.writer,
+      body,
+    });
+    const batch = await call<{ results: unknown[] }>(api, "POST", "/v1/events", {
+      key: ws.keys.writer,
+      body: { events: [body] },
+    });
+    expect(single.status).toBe(200);
+    expect(single.body).toEqual(event);
+    expect(batch.body.results).toEqual([{ id: "legacy-whole", status: "duplicate" }]);
+  });
+
+  it("never answers 2xx for an old guard whose event was never stored", async () => {
+    // Prepare: the earlier writer died between its two puts.
+    const { body } = await legacyGuard("legacy-orphan", false);
+
+    // Act
+    const single = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body });
+    const batch = await call<{ results: unknown[] }>(api, "POST", "/v1/events", {
+      key: ws.keys.writer,
+      body: { events: [body, incident("beside-orphan")] },
+    });
+
+    // Assess: refused as a conflict (its id cannot be completed without writing into the past).
+    expect(single.status).toBe(409);
+    expect(batch.status).toBe(409);
+    expect(batch.body.results).toEqual([
+      { id: "legacy-orphan", status: "conflict" },
+      { id: "beside-orphan", status: "created" },
+    ]);
+    expect((await call(api, "GET", "/v1/events/legacy-orphan", { key: ws.keys.reader })).status).toBe(404);
   });
 });
 

@@ -6,7 +6,8 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /**
  * Module-scope SDK clients, made once per Lambda container. Endpoints come from the standard
- * `AWS_ENDPOINT_URL` variable, which the local runtime and tests point at moto. Short timeouts turn
+ * `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_DYNAMODB` variables, which the local runtime and tests
+ * point at moto and Dynoxide. Short timeouts turn
  * a hung connection into a 503 long before API Gateway's 30 s; without `throwOnRequestTimeout` the
  * SDK only logs a warning when a request overruns and keeps waiting.
  */

@@ -25,13 +25,13 @@ const optional = (v: unknown) => (v === undefined ? undefined : String(v));
 /** Counter items outlive their window by a day, then TTL removes them. */
 const FAILURE_ITEM_TTL_SECONDS = 86_400;
 
+/** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
+export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
+
 /**
  * API keys, workspaces and failure counters in the control table: the mutable state, kept apart
  * from the write-once events table so that table never needs an update grant.
  */
-/** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
-export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
-
 export class DynamoControlStore implements ControlStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,

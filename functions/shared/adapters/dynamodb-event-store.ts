@@ -36,6 +36,11 @@ export interface DynamoEventStoreOptions {
    * low to force short pages, as DynamoDB's 1 MB page limit does in production.
    */
   queryPageSize?: number;
+  /**
+   * Waits before attempt `n + 1` of a transaction that lost a race. Default: full jitter, up to
+   * 25 ms × 2^(n-1). Tests pass one that does not wait.
+   */
+  backoff?: (attempt: number) => Promise<unknown>;
 }
 
 /** The shard an event id writes to: stable, so a replay finds the same partition. */
@@ -68,7 +73,7 @@ export function eventItem({ workspaceId, event, expiresAt }: EventRecord): Item 
 }
 
 /** Full jitter: up to 25 ms, doubling per attempt. */
-const backoff = (attempt: number) =>
+const jitteredBackoff = (attempt: number) =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** (attempt - 1)));
 
 function withoutSortKey({ sk: _sk, ...event }: StoredEvent & { sk: string }): StoredEvent {
@@ -77,8 +82,15 @@ function withoutSortKey({ sk: _sk, ...event }: StoredEvent & { sk: string }): St
 
 /** Id guard + event item per transaction: 100 items, DynamoDB's TransactWriteItems limit. */
 export const EVENTS_PER_TRANSACTION = 50;
-/** Attempts of one transaction that lost to a concurrent one on the same keys. */
-const CONFLICT_ATTEMPTS = 5;
+/** Attempts of one transaction that lost to a concurrent one on the same keys (or was throttled). */
+export const CONFLICT_ATTEMPTS = 5;
+/** Cancellation reasons that say "try again", not "no". */
+const RETRYABLE_CANCELLATIONS = new Set([
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "RequestLimitExceeded",
+]);
 
 /** The id guard of one event: it makes the id unique in the workspace and points at the event. */
 function guardItem({ workspaceId, event, contentHash, expiresAt }: EventRecord): Item {
@@ -91,6 +103,7 @@ function guardItem({ workspaceId, event, contentHash, expiresAt }: EventRecord):
     [GuardAttr.recordedAt]: event.recordedAt,
     [GuardAttr.contentHash]: contentHash,
     [GuardAttr.expiresAt]: expiresAt,
+    [GuardAttr.atomic]: true,
   };
 }
 
@@ -127,23 +140,29 @@ export class DynamoEventStore implements EventStore {
         Array.from({ length: Math.min(EVENTS_PER_TRANSACTION, records.length - i) }, (_, k) => i + k),
       );
     }
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        try {
-          await this.appendChunk(records, chunk, results);
-        } catch (err: unknown) {
-          if (!(err instanceof UnavailableError)) throw err;
-          for (const i of chunk) results[i] ??= { status: "unavailable", error: err };
-        }
-      }),
+    // Every chunk runs to its end before anything is answered, so what one stored is always known.
+    const settled = await Promise.allSettled(
+      chunks.map((chunk) => this.appendChunk(records, chunk, results)),
     );
+    settled.forEach((outcome, c) => {
+      if (outcome.status === "fulfilled") return;
+      const error =
+        outcome.reason instanceof UnavailableError
+          ? outcome.reason
+          : new UnavailableError("storage is unavailable", { cause: outcome.reason });
+      for (const i of chunks[c] as number[]) results[i] ??= { status: "unavailable", error };
+    });
+    const bug = settled.find((o) => o.status === "rejected" && !(o.reason instanceof UnavailableError));
+    // Not storage trouble: a defect. Its chunk's outcome is unknown, so nothing may be answered 2xx.
+    if (bug?.status === "rejected") throw bug.reason;
     return results;
   }
 
   private async appendChunk(records: EventRecord[], chunk: number[], results: AppendResult[]): Promise<void> {
     let pending = chunk;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      let reasons: CancellationReason[];
+    let races = 0;
+    while (pending.length > 0) {
+      let reasons: CancellationReason[] | undefined;
       try {
         await this.opts.client.send(
           new TransactWriteCommand({
@@ -159,17 +178,19 @@ export class DynamoEventStore implements EventStore {
         for (const i of pending) results[i] = { status: "created" };
         return;
       } catch (err: unknown) {
-        if (!(err instanceof Error && err.name === "TransactionCanceledException")) {
+        const name = err instanceof Error ? err.name : "";
+        if (name === "TransactionCanceledException") {
+          reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
+          if (reasons?.length !== pending.length * 2) throw err;
+        } else if (name !== "TransactionInProgressException") {
           translateStorageError(err, "append");
         }
-        reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-        if (reasons.length !== pending.length * 2) throw err;
       }
       const retry: number[] = [];
-      let raced = false;
+      let raced = reasons === undefined; // TransactionInProgressException: the same request is still running
       pending.forEach((i, k) => {
-        const guard = reasons[2 * k] ?? {};
-        const item = reasons[2 * k + 1] ?? {};
+        const guard = reasons?.[2 * k] ?? {};
+        const item = reasons?.[2 * k + 1] ?? {};
         if (guard.Code === "ConditionalCheckFailed" && guard.Item) {
           const taken = unmarshall(guard.Item);
           results[i] = {
@@ -177,21 +198,22 @@ export class DynamoEventStore implements EventStore {
             contentHash: String(taken[GuardAttr.contentHash]),
             recordedAt: String(taken[GuardAttr.recordedAt]),
             expiresAt: Number(taken[GuardAttr.expiresAt]),
+            withEvent: taken[GuardAttr.atomic] === true,
           };
           return;
         }
         for (const code of [guard.Code, item.Code]) {
-          if (code === "TransactionConflict" || code === "ThrottlingError") raced = true;
+          if (code && RETRYABLE_CANCELLATIONS.has(code)) raced = true;
           else if (code && code !== "None") {
             throw new Error(`append of ${(records[i] as EventRecord).event.id} cancelled: ${code}`);
           }
         }
         retry.push(i);
       });
-      if (raced && attempt >= CONFLICT_ATTEMPTS) {
+      if (raced && ++races >= CONFLICT_ATTEMPTS) {
         throw new UnavailableError("storage is unavailable (append: transaction conflicts)");
       }
-      if (raced) await backoff(attempt);
+      if (raced) await (this.opts.backoff ?? jitteredBackoff)(races);
       pending = retry;
     }
   }

@@ -56,7 +56,7 @@ export async function authenticate(
     key?.previousValidUntil !== undefined &&
     Date.parse(key.previousValidUntil) > now.getTime();
   const key = await cache.apiKey(keyId, (k) => current(k) || inGrace(k));
-  // Both comparisons run whatever the outcome, so the time taken does not tell which failed.
+  // Both comparisons run (over SHA-256 digests, in constant time) whatever the outcome.
   const accepted = [current(key), inGrace(key)].includes(true);
   if (!key) throw new AuthenticationFailure("unknown_key", keyId);
   if (key.revokedAt) throw new AuthenticationFailure("revoked_key", keyId, key.workspaceId);

@@ -73,36 +73,45 @@ function occurredAtErrors(input: EventInput, now: Date, prefix: string): FieldEr
   return [];
 }
 
-interface Pending {
-  input: EventInput;
-  record: EventRecord;
-}
-
 type Written = { status: ItemStatus; event: StoredEvent };
 
 /**
- * Appends the records (each atomically: its id and its event, or nothing). A taken id with the
- * same content is a duplicate, with other content (or only an expired event left) a conflict.
- * Throws {@link UnavailableError} if any record could not be written, saying in
- * `extensions.results` what became of the others, so nothing acknowledged is in doubt.
+ * Appends the records (each atomically: its id and its event, or nothing) and says what became of
+ * each: created; a taken id with the same content, a duplicate (with the recordedAt it was first
+ * stored at); with other content, or only an expired event left, a conflict. `failed` is the
+ * storage error of any record whose outcome is unknown (their entries in `written` are undefined).
  */
-async function writeAll(deps: EventsDeps, records: EventRecord[], nowSeconds: number): Promise<Written[]> {
+async function writeAll(
+  deps: EventsDeps,
+  records: EventRecord[],
+  nowSeconds: number,
+): Promise<{ written: (Written | undefined)[]; failed?: UnavailableError }> {
   const results = await deps.events.append(records);
-  const written = results.map((result, i): Written | undefined => {
-    const { event, contentHash } = records[i] as EventRecord;
-    if (result.status === "created") return { status: "created", event };
-    if (result.status === "unavailable") return undefined;
-    const same = result.contentHash === contentHash && result.expiresAt > nowSeconds;
-    return { status: same ? "duplicate" : "conflict", event: { ...event, recordedAt: result.recordedAt } };
-  });
-  const failed = results.find((r) => r.status === "unavailable");
-  if (failed?.status === "unavailable") {
-    failed.error.extensions.results = written.flatMap((w) =>
-      w ? [{ id: w.event.id, status: w.status }] : [],
-    );
-    throw failed.error;
-  }
-  return written as Written[];
+  let failed: UnavailableError | undefined;
+  const written = await Promise.all(
+    results.map(async (result, i): Promise<Written | undefined> => {
+      const { event, contentHash, workspaceId } = records[i] as EventRecord;
+      if (result.status === "created") return { status: "created", event };
+      if (result.status === "unavailable") {
+        failed ??= result.error;
+        return undefined;
+      }
+      const first = { ...event, recordedAt: result.recordedAt };
+      if (result.contentHash !== contentHash || result.expiresAt <= nowSeconds) {
+        return { status: "conflict", event: first };
+      }
+      // A guard of the earlier two-put writer may lack its event (that writer died between its
+      // puts): a duplicate is answered only for an event that is there.
+      if (
+        !result.withEvent &&
+        !(await deps.events.getAt(workspaceId, event.id, result.recordedAt, nowSeconds))
+      ) {
+        return { status: "conflict", event: first };
+      }
+      return { status: "duplicate", event: first };
+    }),
+  );
+  return { written, ...(failed ? { failed } : {}) };
 }
 
 /**
@@ -110,21 +119,18 @@ async function writeAll(deps: EventsDeps, records: EventRecord[], nowSeconds: nu
  * (one GetItem at the recordedAt its guard names).
  */
 async function writeOne(deps: EventsDeps, record: EventRecord, nowSeconds: number): Promise<Written> {
-  const [written] = (await writeAll(deps, [record], nowSeconds)) as [Written];
-  if (written.status !== "duplicate") return written;
+  const { written, failed } = await writeAll(deps, [record], nowSeconds);
+  const [result] = written;
+  if (failed || !result) throw failed;
+  if (result.status !== "duplicate") return result;
   const stored = await deps.events.getAt(
     record.workspaceId,
     record.event.id,
-    written.event.recordedAt,
+    result.event.recordedAt,
     nowSeconds,
   );
-  if (!stored) {
-    // Only ids claimed by the earlier two-put writer, which died between its puts, look like this.
-    throw new ConflictError(
-      `event ${record.event.id} was claimed by a write that never completed; send it with a new id`,
-    );
-  }
-  return { status: "duplicate", event: stored };
+  // Gone between the two reads: expired just now.
+  return stored ? { status: "duplicate", event: stored } : { status: "conflict", event: result.event };
 }
 
 /**
@@ -147,14 +153,14 @@ export async function recordEvents(
 
   // One pending write per distinct id; a repeated id within the batch points at its first use.
   const errors = inputs.flatMap((input, i) => occurredAtErrors(input, now, pathOf(i)));
-  const pending: Pending[] = [];
+  const pending: EventRecord[] = [];
   const firstUse = new Map<string, number>();
   const writeOf = inputs.map((input, i) => {
     const id = input.id ?? deps.newId(now);
     const contentHash = contentHashOf(input);
     const seen = firstUse.get(id);
     if (seen !== undefined) {
-      if (pending[seen]?.record.contentHash !== contentHash) {
+      if (pending[seen]?.contentHash !== contentHash) {
         errors.push({
           path: `${pathOf(i)}/id`,
           message: "repeats an earlier id of this batch with different content",
@@ -169,26 +175,27 @@ export async function recordEvents(
       contentHash,
       expiresAt,
     };
-    pending.push({ input, record });
+    pending.push(record);
     return { index: pending.length - 1, repeat: false };
   });
   if (errors.length > 0) throw new ValidationError(errors);
 
   if (!batch) {
-    const result = await writeOne(deps, (pending[0] as Pending).record, nowSeconds);
+    const result = await writeOne(deps, pending[0] as EventRecord, nowSeconds);
     if (result.status === "conflict") {
       throw new ConflictError(`event ${result.event.id} already exists with different content`);
     }
     return { kind: "single", status: result.status, event: result.event };
   }
 
-  const done = await writeAll(
-    deps,
-    pending.map((p) => p.record),
-    nowSeconds,
-  );
+  const { written, failed } = await writeAll(deps, pending, nowSeconds);
+  if (failed) {
+    // Say what was settled before the failure; the rest is for the client's retry (same ids) to settle.
+    failed.extensions.results = written.flatMap((w) => (w ? [{ id: w.event.id, status: w.status }] : []));
+    throw failed;
+  }
   const results = writeOf.map(({ index, repeat }) => {
-    const { event, status } = done[index] as Written;
+    const { event, status } = written[index] as Written;
     return { id: event.id, status: repeat ? ("duplicate" as const) : status };
   });
   if (results.some((r) => r.status === "conflict")) {
