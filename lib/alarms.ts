@@ -105,6 +105,40 @@ export class Alarms extends Construct {
   }
 
   /**
+   * Takes the number in JSON field `field` of the lines of `logGroup` whose `message` is exactly
+   * `message`, as metric `id`, and alarms when its Maximum in a period reaches `threshold`. The line
+   * is logged on every run of a scheduled job, so no data means the job is not running: that
+   * alarms too.
+   */
+  onLogValue(
+    id: string,
+    logGroup: logs.ILogGroup,
+    message: string,
+    field: string,
+    threshold: number,
+    description: string,
+  ): { filter: logs.MetricFilter; alarm: cloudwatch.Alarm } {
+    const filter = new logs.MetricFilter(this, `${id}Filter`, {
+      logGroup,
+      filterPattern: logs.FilterPattern.stringValue("$.message", "=", message),
+      metricNamespace: this.metricNamespace,
+      metricName: id,
+      metricValue: `$.${field}`,
+    });
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmDescription: description,
+      metric: filter.metric({ statistic: "Maximum", period: this.period }),
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    return { filter, alarm };
+  }
+
+  /**
    * Alarms when `metric` reaches 1 within one period (a Sum of errors, or the Maximum of a queue
    * depth). Missing data means nothing happened, so it does not alarm.
    */

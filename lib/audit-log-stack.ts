@@ -8,10 +8,12 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { Config } from "../functions/shared/config.js";
+import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED } from "../functions/shared/core/access.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
 import { ControlIndex } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
 import { DESTINATION_DELIVERY_FAILED, DestinationSecrets } from "./destination-secrets.js";
+
 import { ExportArchive } from "./export-archive.js";
 import { ExportQueue } from "./export-queue.js";
 import { AuditHttpApi } from "./http-api.js";
@@ -19,6 +21,9 @@ import { ScheduledJob } from "./scheduled-job.js";
 import { ServiceFunction } from "./service-function.js";
 import type { StageConfig } from "./stages.js";
 import { AuditTables, type ControlAccess } from "./tables.js";
+
+/** Failed authentications older than this and not yet in the log raise an alarm. */
+const FAILURE_BACKLOG_ALARM_SECONDS = 300;
 
 /** The repository root: where package-lock.json lives and esbuild runs. */
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -348,6 +353,24 @@ export class AuditLogStack extends Stack {
       nightlyExport.logGroup,
       DESTINATION_DELIVERY_FAILED,
       "The nightly export could not deliver a day to a customer's export destination: see docs/deploy.md",
+    );
+    // The failure flush (every minute) logs each window it could not write, and the age of the
+    // oldest one left: failed logins that are not in the log yet.
+    const flush = functions.get("flush-access-failures");
+    if (flush === undefined) throw new Error('no function for handler "flush-access-failures"');
+    alarms.onLogMessage(
+      "FailureFlushFailed",
+      flush.logGroup,
+      FAILURE_FLUSH_FAILED,
+      "A window of failed authentications could not be written as access.denied: see docs/deploy.md",
+    );
+    alarms.onLogValue(
+      "FailureFlushBacklogSeconds",
+      flush.logGroup,
+      FAILURE_FLUSH_BACKLOG,
+      "oldestPendingSeconds",
+      FAILURE_BACKLOG_ALARM_SECONDS,
+      "Failed authentications have waited over 5 minutes to be logged, or the flush is not running: see docs/deploy.md",
     );
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(

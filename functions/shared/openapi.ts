@@ -9,7 +9,12 @@ import {
   settingsBodySchema,
   settingsSchema,
 } from "./schemas/admin.js";
-import { batchInputSchema, eventIdSchema, eventInputSchema, storedEventSchema } from "./schemas/event.js";
+import {
+  batchInputSchema,
+  eventInputSchema,
+  storedEventIdSchema,
+  storedEventSchema,
+} from "./schemas/event.js";
 import {
   createExportBodySchema,
   exportSchema,
@@ -120,7 +125,7 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
   "get-event": {
     operationId: "getEvent",
     summary: "One event by id",
-    requestParams: { path: z.object({ id: eventIdSchema }) },
+    requestParams: { path: z.object({ id: storedEventIdSchema }) },
     responses: {
       "200": { description: "The event", content: { "application/json": { schema: storedEventSchema } } },
       ...common,

@@ -80,8 +80,9 @@ describe.each(STAGE_NAMES)("customer destination delivery alarm (%s)", (stage) =
   const PATTERN = '{ $.message = "destination delivery failed" }';
 
   it("one metric filter, on the nightly export's log group, counts each failed delivery once", () => {
-    expect(filters).toHaveLength(1);
-    expect(filters[0]).toEqual({
+    const delivery = filters.filter((f) => f.FilterPattern === PATTERN);
+    expect(delivery).toHaveLength(1);
+    expect(delivery[0]).toEqual({
       LogGroupName: { Ref: nightlyLogGroup },
       FilterPattern: PATTERN,
       MetricTransformations: [
@@ -107,5 +108,58 @@ describe.each(STAGE_NAMES)("customer destination delivery alarm (%s)", (stage) =
       OKActions: [topic],
     });
     expect(matching[0]?.Dimensions).toBeUndefined();
+  });
+});
+
+describe.each(STAGE_NAMES)("failed-authentication flush alarms (%s)", (stage) => {
+  const s = synthCached(stage);
+  const filters = Object.values(s.template.findResources("AWS::Logs::MetricFilter")).map((f) => f.Properties);
+  const alarms = Object.values(s.template.findResources("AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+  const flushLogGroup = logicalIdOf(s.stack.functions.get("flush-access-failures")?.logGroup as IConstruct);
+  const topic = { Ref: logicalIdOf(s.stack.alarms.topic) };
+  const alarmOn = (name: string) =>
+    alarms.filter((a) => a.Namespace === `AuditLog/${stage}` && a.MetricName === name);
+
+  it("counts every window the flush could not write, and alarms on the first", () => {
+    expect(filters).toContainEqual({
+      LogGroupName: { Ref: flushLogGroup },
+      FilterPattern: '{ $.message = "failure window not flushed" }',
+      MetricTransformations: [
+        { MetricNamespace: `AuditLog/${stage}`, MetricName: "FailureFlushFailed", MetricValue: "1" },
+      ],
+    });
+    expect(alarmOn("FailureFlushFailed")).toEqual([
+      expect.objectContaining({
+        Statistic: "Sum",
+        Threshold: 1,
+        TreatMissingData: "notBreaching",
+        AlarmActions: [topic],
+      }),
+    ]);
+  });
+
+  it("alarms when the oldest unflushed window is 5 minutes old, or when the flush stops logging", () => {
+    expect(filters).toContainEqual({
+      LogGroupName: { Ref: flushLogGroup },
+      FilterPattern: '{ $.message = "failure flush backlog" }',
+      MetricTransformations: [
+        {
+          MetricNamespace: `AuditLog/${stage}`,
+          MetricName: "FailureFlushBacklogSeconds",
+          MetricValue: "$.oldestPendingSeconds",
+        },
+      ],
+    });
+    expect(alarmOn("FailureFlushBacklogSeconds")).toEqual([
+      expect.objectContaining({
+        Statistic: "Maximum",
+        Period: 300,
+        Threshold: 300,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: "breaching",
+        AlarmActions: [topic],
+        OKActions: [topic],
+      }),
+    ]);
   });
 });

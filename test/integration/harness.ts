@@ -216,7 +216,7 @@ export function callFrom<T = Record<string, unknown>>(
   api: { baseUrl: string },
   method: string,
   path: string,
-  options: { key?: string; body?: unknown } = {},
+  options: { key?: string; body?: unknown; userAgent?: string } = {},
 ): Promise<Reply<T>> {
   const url = new URL(`${api.baseUrl}${path}`);
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -231,7 +231,7 @@ export function callFrom<T = Record<string, unknown>>(
         headers: {
           ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
           ...(payload ? { "content-type": "application/json" } : {}),
-          "user-agent": "harness/1.0",
+          "user-agent": options.userAgent ?? "harness/1.0",
         },
       },
       (res) => {

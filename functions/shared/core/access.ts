@@ -6,6 +6,8 @@ import {
   UnauthorizedError,
 } from "../errors.js";
 import type { Principal } from "../ports.js";
+import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
+import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { OPERATOR_LOG } from "../table.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 
@@ -29,7 +31,12 @@ export interface Client {
 }
 
 const keyActor = (principal: Principal) => ({ type: "api_key" as const, id: principal.keyId });
-const ua = (client: Client) => (client.userAgent ? { userAgent: client.userAgent.slice(0, 1024) } : {});
+const ua = (client: Client) => (client.userAgent ? { userAgent: client.userAgent } : {});
+
+/** Logged (error) for each failure window the flush could not write; an alarm counts these. */
+export const FAILURE_FLUSH_FAILED = "failure window not flushed";
+/** Logged by every flush with `oldestPendingSeconds`; an alarm watches how old the backlog gets. */
+export const FAILURE_FLUSH_BACKLOG = "failure flush backlog";
 
 /**
  * Counts a failed authentication in its window and answers 401, or 429 past the threshold. The
@@ -67,34 +74,56 @@ export async function onAuthenticationFailure(
   );
 }
 
+export interface FlushOutcome {
+  flushed: number;
+  /** Windows that could not be written this time; they stay pending for the next run. */
+  failed: { target: string; ip: string; windowStart: string; error: unknown }[];
+  /** Seconds since the oldest window still pending after this run ended (0: none left). */
+  oldestPendingSeconds: number;
+}
+
 /**
  * Writes one `access.denied` event per ended failure window, then marks the window flushed. Event
- * ids derive from the window, so a rerun after a crash writes nothing twice.
+ * ids derive from the window (in the service's own id namespace), so a rerun after a crash writes
+ * nothing twice. A window that cannot be written is reported and left pending; it never holds up
+ * the windows after it, in its workspace or any other.
  */
-export async function flushFailures(deps: EventsDeps): Promise<number> {
-  const windows = await deps.control.pendingFailures(deps.clock.now().toISOString());
+export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
+  const now = deps.clock.now();
+  const windows = await deps.control.pendingFailures(now.toISOString());
+  const failed: FlushOutcome["failed"] = [];
+  let flushed = 0;
   for (const w of windows) {
     const reasons = Object.entries(w.reasons).sort((a, b) => b[1] - a[1]);
-    await recordServiceEvent(deps, w.target, {
-      id: `denied.${sha256Hex(`${w.target}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
-      type: "access.denied",
-      actor: { type: "api_key", id: "unauthenticated", name: "invalid or missing API key" },
-      sourceIp: w.ip,
-      userAgent: w.userAgent || undefined,
-      outcome: "failure",
-      context: {
-        reason: reasons[0]?.[0] ?? "invalid_api_key",
-        method: w.method,
-        path: w.path,
-        count: w.count,
-        reasons: w.reasons,
-        windowStart: w.windowStart,
-        windowEnd: w.windowEnd,
-      },
-    });
-    await deps.control.markFailuresFlushed(w);
+    try {
+      await recordServiceEvent(deps, w.target, {
+        id: `denied.${sha256Hex(`${w.target}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
+        type: "access.denied",
+        actor: { type: "api_key", id: "unauthenticated", name: "invalid or missing API key" },
+        sourceIp: w.ip,
+        // Counters written before the gateway's values were bounded may hold longer ones.
+        userAgent: w.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) || undefined,
+        outcome: "failure",
+        context: {
+          reason: reasons[0]?.[0] ?? "invalid_api_key",
+          method: w.method,
+          path: w.path.slice(0, REQUEST_PATH_MAX_LENGTH),
+          count: w.count,
+          reasons: w.reasons,
+          windowStart: w.windowStart,
+          windowEnd: w.windowEnd,
+        },
+      });
+      await deps.control.markFailuresFlushed(w);
+      flushed++;
+    } catch (error: unknown) {
+      failed.push({ target: w.target, ip: w.ip, windowStart: w.windowStart, error });
+    }
   }
-  return windows.length;
+  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
+  const oldestPendingSeconds =
+    oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
+  return { flushed, failed, oldestPendingSeconds };
 }
 
 /** An authenticated request refused: a missing scope, or a reach into another workspace. */

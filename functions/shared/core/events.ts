@@ -7,6 +7,7 @@ import {
   type EventInput,
   inFieldOrder,
   parsePostEventsBody,
+  SERVICE_EVENT_ID_PREFIX,
   type StoredEvent,
   serviceEventInputSchema,
 } from "../schemas/event.js";
@@ -223,7 +224,8 @@ export interface ServiceEvent {
 /**
  * Records an event the service itself observed (key actions, denied access, reads of the log).
  * Validated against the full catalogue like any event. With an id, a repeat of the same content
- * is a no-op, so retried jobs never duplicate.
+ * is a no-op, so retried jobs never duplicate; the id is stored with
+ * {@link SERVICE_EVENT_ID_PREFIX}, in a namespace no client can post into.
  */
 export async function recordServiceEvent(
   deps: EventsDeps,
@@ -236,7 +238,11 @@ export async function recordServiceEvent(
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const record: EventRecord = {
     workspaceId,
-    event: buildEvent(parsed.data, parsed.data.id ?? deps.newId(now), now.toISOString()),
+    event: buildEvent(
+      parsed.data,
+      parsed.data.id === undefined ? deps.newId(now) : `${SERVICE_EVENT_ID_PREFIX}${parsed.data.id}`,
+      now.toISOString(),
+    ),
     contentHash: contentHashOf(parsed.data),
     expiresAt: nowSeconds + (await retentionDaysOf(deps, workspaceId)) * DAY_SECONDS,
   };

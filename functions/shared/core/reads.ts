@@ -1,7 +1,7 @@
 import { openCursor, sealCursor } from "../cursor.js";
 import { NotFoundError } from "../errors.js";
 import type { Principal } from "../ports.js";
-import { eventIdSchema, type StoredEvent } from "../schemas/event.js";
+import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
 import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
 import { type Client, recordDenied, recordQueried } from "./access.js";
 import type { EventsDeps } from "./events.js";
@@ -58,7 +58,7 @@ export async function getEvent(
   id: string,
 ): Promise<StoredEvent> {
   const notFound = new NotFoundError(`no event ${id} in this workspace`);
-  if (!eventIdSchema.safeParse(id).success) throw notFound;
+  if (!storedEventIdSchema.safeParse(id).success) throw notFound;
   const found = await deps.events.findById(
     principal.workspaceId,
     id,

@@ -6,6 +6,8 @@ import type { EventsDeps } from "../core/events.js";
 import { AuthenticationFailure, ForbiddenError } from "../errors.js";
 import type { Principal } from "../ports.js";
 import { ROUTES } from "../routes.js";
+import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
+import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { problemJson } from "./problem.js";
 import { header } from "./request.js";
 
@@ -15,13 +17,17 @@ export interface RouteRequest {
   client: Client;
 }
 
-/** The caller as API Gateway saw it: the TCP source address, never a client-supplied header. */
+/**
+ * The caller as API Gateway saw it: the TCP source address, never a client-supplied header. The
+ * User-Agent and path are the client's to choose, so they are cut to what an event may hold before
+ * anything (a failure counter, an access.denied event) keeps them.
+ */
 export function clientOf(event: APIGatewayProxyEventV2): Client {
   return {
     sourceIp: event.requestContext.http.sourceIp,
-    userAgent: event.requestContext.http.userAgent || undefined,
-    method: event.requestContext.http.method,
-    path: event.rawPath,
+    userAgent: event.requestContext.http.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) || undefined,
+    method: event.requestContext.http.method.slice(0, 16),
+    path: event.rawPath.slice(0, REQUEST_PATH_MAX_LENGTH),
   };
 }
 

@@ -10,6 +10,8 @@ const sha256 = z
   .regex(/^[a-f0-9]{64}$/i, "must be a hex SHA-256")
   .toLowerCase();
 const nonEmpty = z.string().min(1).max(256);
+/** Longest request path an `access.denied` event keeps; the gateway's is cut to this first. */
+export const REQUEST_PATH_MAX_LENGTH = 2048;
 const count = z.number().nonnegative().finite();
 const timestamp = z.iso.datetime({ offset: true, precision: undefined });
 const anyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -73,7 +75,7 @@ export const CATALOGUE = {
     context: z.looseObject({
       reason: nonEmpty,
       method: nonEmpty,
-      path: z.string().min(1).max(2048),
+      path: z.string().min(1).max(REQUEST_PATH_MAX_LENGTH),
       count: count.int().min(1).optional(),
     }),
     sourceIp: "required",

@@ -7,12 +7,31 @@ export const CONTEXT_MAX_BYTES = 16 * 1024;
 export const CONTEXT_MAX_DEPTH = 6;
 /** Events in one `{"events": [...]}` batch. */
 export const BATCH_MAX = 100;
+/** Longest User-Agent an event keeps; the gateway's is cut to this before anything stores it. */
+export const USER_AGENT_MAX_LENGTH = 1024;
 
 export const eventIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1–128 characters of A–Z a–z 0–9 . _ : -")
   .meta({
     description: "Idempotency key. The server makes a ULID when it is absent.",
+    example: "01JNX6Q3ZV8K4T2C9W5R7M1B0D",
+  });
+
+/**
+ * The service's own fixed event ids (one access.denied per failure window, one audit.exported per
+ * export, …) start with this, which no client id may: a client can neither forge one of them nor
+ * take it first and make the service's write a conflict.
+ */
+export const SERVICE_EVENT_ID_PREFIX = "~";
+
+/** Any stored event's id: a client's, or the service's own. */
+export const storedEventIdSchema = z
+  .string()
+  .regex(/^~?[A-Za-z0-9._:-]{1,128}$/, "must be an event id")
+  .meta({
+    description:
+      "An event id: the producer's, or one the service made (ULIDs, and its own fixed ids starting with `~`).",
     example: "01JNX6Q3ZV8K4T2C9W5R7M1B0D",
   });
 
@@ -97,7 +116,7 @@ const commonFields = {
   node: nodeSchema.optional(),
   resource: resourceSchema.optional(),
   sourceIp: ipSchema.optional(),
-  userAgent: z.string().min(1).max(1024).optional(),
+  userAgent: z.string().min(1).max(USER_AGENT_MAX_LENGTH).optional(),
   outcome: z.enum(["success", "failure"]).default("success"),
 };
 

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHandler as makeFlush } from "../../functions/flush-access-failures/handler.js";
+import { sha256Hex } from "../../functions/shared/canonical.js";
+import { USER_AGENT_MAX_LENGTH } from "../../functions/shared/schemas/event.js";
+import { call, callFrom, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+
+type Ev = { id: string; sourceIp?: string; userAgent?: string; context: Record<string, unknown> };
+
+/**
+ * The failed-authentication flush (issue 11, HIGH): what one hostile request could do to it. Each
+ * test has its own workspace and source address; the frozen clock puts every window at a time no
+ * other file uses.
+ */
+describe("the failure flush under hostile input", () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ now: "2026-03-11T04:00:05.000Z" });
+  });
+  afterAll(() => api.close());
+
+  const wrongSecret = (ws: TestWorkspace) => `alk_${ws.keys.reader.slice(4, 20)}_${"W".repeat(43)}`;
+  const flush = () => makeFlush(api.deps)();
+  const deniedIn = async (ws: TestWorkspace, ip: string) =>
+    ((await listAll(api, ws.keys.reader, "type=access.denied")) as Ev[]).filter((e) => e.sourceIp === ip);
+
+  it("keeps flushing after a 401 with a 1,100-character User-Agent, storing it cut to 1,024", async () => {
+    // Prepare: a hostile window, and an ordinary one in another workspace.
+    const hostile = await workspace("long-ua");
+    const other = await workspace("after-long-ua");
+    const longUa = `Mozilla/5.0 ${"A".repeat(1_100)}`;
+    expect(
+      (
+        await callFrom("127.0.0.21", api, "GET", "/v1/events", {
+          key: wrongSecret(hostile),
+          userAgent: longUa,
+        })
+      ).status,
+    ).toBe(401);
+    expect((await callFrom("127.0.0.22", api, "GET", "/v1/events", { key: wrongSecret(other) })).status).toBe(
+      401,
+    );
+    api.clock.advance(60_000);
+
+    // Act
+    const first = await flush();
+    const second = await flush();
+
+    // Assess: both windows written, once, and nothing left behind.
+    expect(first.failed).toBe(0);
+    expect(second).toMatchObject({ failed: 0, oldestPendingSeconds: 0 });
+    const [event] = await deniedIn(hostile, "127.0.0.21");
+    expect(event?.userAgent).toBe(longUa.slice(0, USER_AGENT_MAX_LENGTH));
+    expect(event?.context.count).toBe(1);
+    expect(await deniedIn(other, "127.0.0.22")).toHaveLength(1);
+  });
+
+  it("writes the flush's own event even when a client posted one with the id the flush used to pick", async () => {
+    // Prepare: the attacker posts a forged count under the flush's old, predictable id.
+    const ws = await workspace("forged");
+    const windowStart = new Date(Math.floor(api.clock.now().getTime() / 60_000) * 60_000).toISOString();
+    const predictable = `denied.${sha256Hex(`${ws.id}|127.0.0.23|${windowStart}`).slice(0, 32)}`;
+    const forged = await call(api, "POST", "/v1/events", {
+      key: ws.keys.writer,
+      body: {
+        id: predictable,
+        type: "access.denied",
+        actor: { type: "api_key", id: "unauthenticated" },
+        sourceIp: "127.0.0.23",
+        outcome: "failure",
+        context: { reason: "wrong_secret", method: "GET", path: "/v1/events", count: 1 },
+      },
+    });
+    for (let i = 0; i < 3; i++)
+      await callFrom("127.0.0.23", api, "GET", "/v1/events", { key: wrongSecret(ws) });
+    api.clock.advance(60_000);
+
+    // Act
+    const flushed = await flush();
+
+    // Assess: the service's event stands beside the client's, with the real count, in its own id space.
+    expect(forged.status).toBe(201);
+    expect(flushed.failed).toBe(0);
+    const events = await deniedIn(ws, "127.0.0.23");
+    const own = events.find((e) => e.id.startsWith("~denied."));
+    expect(own?.context.count).toBe(3);
+    expect(events.map((e) => e.id).sort()).toEqual([predictable, own?.id].sort());
+    const byId = await call<Ev>(api, "GET", `/v1/events/${own?.id}`, { key: ws.keys.reader });
+    expect(byId.status).toBe(200);
+    expect(byId.body.context.count).toBe(3);
+  });
+
+  it("refuses a client id in the service's namespace", async () => {
+    const ws = await workspace("namespace");
+    const res = await call<{ errors: { path: string }[] }>(api, "POST", "/v1/events", {
+      key: ws.keys.writer,
+      body: {
+        id: "~denied.0123",
+        type: "node.added",
+        actor: { type: "user", id: "mallory@evil.example" },
+        node: { id: "n1" },
+        sourceIp: "198.51.100.66",
+        context: {},
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e) => e.path)).toContain("/id");
+  });
+
+  it("goes on past a window it cannot write, reports it, and writes it on the next run", async () => {
+    // Prepare: two windows; the first write of the first one fails, as a storage fault would make
+    // it (SDK middleware: no engine can be told to fail one write of one item).
+    const stuck = await workspace("stuck");
+    const fine = await workspace("fine");
+    await callFrom("127.0.0.24", api, "GET", "/v1/events", { key: wrongSecret(stuck) });
+    await callFrom("127.0.0.25", api, "GET", "/v1/events", { key: wrongSecret(fine) });
+    api.clock.advance(60_000);
+    let faults = 1;
+    api.dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        const items = (args.input as { TransactItems?: { Put?: { Item?: { pk?: string } } }[] })
+          .TransactItems;
+        if (faults > 0 && items?.[0]?.Put?.Item?.pk?.startsWith(`${stuck.id}#id#~denied.`)) {
+          faults--;
+          throw new Error("injected: the write of this window failed");
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "failStuckWindow" },
+    );
+
+    // Act
+    let first: Awaited<ReturnType<typeof flush>>;
+    try {
+      first = await flush();
+    } finally {
+      api.dynamo.middlewareStack.remove("failStuckWindow");
+    }
+    const afterFirst = {
+      stuck: await deniedIn(stuck, "127.0.0.24"),
+      fine: await deniedIn(fine, "127.0.0.25"),
+    };
+    api.clock.advance(60_000);
+    const second = await flush();
+
+    // Assess
+    expect(first.failed).toBe(1);
+    expect(first.oldestPendingSeconds).toBeGreaterThanOrEqual(0);
+    expect(afterFirst.stuck).toHaveLength(0);
+    expect(afterFirst.fine).toHaveLength(1);
+    expect(second.failed).toBe(0);
+    expect(await deniedIn(stuck, "127.0.0.24")).toHaveLength(1);
+  });
+});
