@@ -37,12 +37,12 @@ export const CSV_COLUMNS = [
 ] as const;
 
 /**
- * OWASP CSV injection: a cell that a spreadsheet could read as a formula (= + - @, tab, CR) gets a
- * leading `'`. A cell that already starts with `'` gets one too, so decoding (drop one leading `'`)
- * is exact for every value.
+ * OWASP CSV injection: a cell that a spreadsheet could read as a formula (= + - @, their full-width
+ * forms ＝ ＋ － ＠, which some spreadsheets fold to ASCII, tab, CR, LF) gets a leading `'`. A cell that
+ * already starts with `'` gets one too, so decoding (drop one leading `'`) is exact for every value.
  */
 export function neutralizeCell(value: string): string {
-  return /^[=+\-@\t\r']/.test(value) ? `'${value}` : value;
+  return /^[=+\-@\uFF1D\uFF0B\uFF0D\uFF20\t\r\n']/.test(value) ? `'${value}` : value;
 }
 
 export function restoreCell(cell: string): string {
@@ -99,7 +99,12 @@ export function eventFromCsv(record: Record<string, string>): StoredEvent {
   });
 }
 
-const CSV_OPTIONS = { record_delimiter: "\r\n" } as const;
+/**
+ * RFC 4180 with CRLF records. csv-stringify quotes a field holding the record delimiter, but with a
+ * custom one it would leave a bare LF or CR unquoted, which every reader takes as a new record:
+ * `quoted_match` quotes any field with either.
+ */
+const CSV_OPTIONS = { record_delimiter: "\r\n", quoted_match: /[\r\n]/ } as const;
 
 /**
  * The bytes one event adds to a file in `format`, given how many events precede it (the CSV header

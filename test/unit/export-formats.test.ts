@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
@@ -37,6 +38,48 @@ const tricky = make("tricky", {
 });
 const plain = make("plain");
 
+/**
+ * Reads a CSV file with Python's csv module: an implementation independent of the csv-stringify
+ * that wrote it (csv-parse comes from the same project).
+ */
+function pythonCsv(csv: string): string[][] {
+  const script = [
+    "import csv, io, json, sys",
+    "rows = list(csv.reader(io.TextIOWrapper(sys.stdin.buffer, encoding='utf-8', newline=''), strict=True))",
+    "print(json.dumps(rows))",
+  ].join("\n");
+  return JSON.parse(execFileSync("python3", ["-c", script], { input: csv }).toString()) as string[][];
+}
+
+describe("CSV read back by an independent reader", () => {
+  const hostile = make("hostile", {
+    actor: { type: "user", id: "\n=1+2", name: "a\rb" },
+    resource: { type: "threshold", id: '＝HYPERLINK("http://evil.example")' },
+    userAgent: "line one\nline two",
+    context: { name: "cr\ronly\n@x\r\n-3", from: 1, to: 2 },
+  });
+
+  it("keeps a bare LF or CR inside its cell: one record per event, no formula at a line start", async () => {
+    const csv = (await encodeAll([hostile, plain], "csv")).toString("utf8");
+    const rows = pythonCsv(csv);
+    expect(rows).toHaveLength(3);
+    expect(rows.every((r) => r.length === CSV_COLUMNS.length)).toBe(true);
+    const cells = Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, rows[1]?.[i] ?? ""]));
+    expect(cells["actor.id"]).toBe("'\n=1+2");
+    expect(cells["actor.name"]).toBe("a\rb");
+    expect(cells["resource.id"]).toBe('\'＝HYPERLINK("http://evil.example")');
+    expect(cells.userAgent).toBe("line one\nline two");
+    expect(rows[2]?.[0]).toBe("plain");
+  });
+
+  it("decodes every cell back to the stored event", async () => {
+    const csv = (await encodeAll([hostile], "csv")).toString("utf8");
+    const [header, row] = pythonCsv(csv) as [string[], string[]];
+    const record = Object.fromEntries(header.map((c, i) => [c, row[i] ?? ""]));
+    expect(eventFromCsv(record)).toEqual(hostile);
+  });
+});
+
 describe("CSV injection", () => {
   it.each([
     ["=1+1", "'=1+1"],
@@ -45,6 +88,11 @@ describe("CSV injection", () => {
     ["@x", "'@x"],
     ["\tx", "'\tx"],
     ["\rx", "'\rx"],
+    ["\nx", "'\nx"],
+    ["＝1+1", "'＝1+1"],
+    ["＋1", "'＋1"],
+    ["－1", "'－1"],
+    ["＠x", "'＠x"],
     ["'x", "''x"],
     ["safe", "safe"],
   ])("%j → %j", (input, expected) => expect(neutralizeCell(input)).toBe(expected));
