@@ -6,6 +6,9 @@ import * as z from "zod";
  * the same names (plus `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_DYNAMODB`, which the AWS SDK reads
  * by itself, to reach moto and Dynoxide).
  */
+/** The cursor HMAC key's shortest acceptable length, in bytes (SHA-256's block of security: 256 bits). */
+export const CURSOR_KEY_MIN_BYTES = 32;
+
 export const configSchema = z
   .object({
     EVENTS_TABLE: z.string().min(1),
@@ -13,7 +16,7 @@ export const configSchema = z
     /** Secrets Manager id of the HMAC key that seals paging cursors (deployed stacks). */
     CURSOR_SECRET_ID: z.string().min(1).optional(),
     /** The HMAC key itself (local runs, tests). One of the two is required. */
-    CURSOR_SECRET: z.string().min(16).optional(),
+    CURSOR_SECRET: z.string().min(CURSOR_KEY_MIN_BYTES).optional(),
     /** Retention for a workspace that has no setting of its own. @default 90 */
     DEFAULT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** SQS queue that hands on-demand exports to the export worker. */

@@ -11,7 +11,7 @@ import { DynamoEventStore, type DynamoEventStoreOptions } from "./adapters/dynam
 import { SecretsManagerStore } from "./adapters/secrets-manager-store.js";
 import { translateStorageError } from "./adapters/storage-errors.js";
 import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./clock.js";
-import { type Config, loadConfig } from "./config.js";
+import { type Config, CURSOR_KEY_MIN_BYTES, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
 import { RecordCache } from "./core/record-cache.js";
 import type { SecretStore } from "./ports.js";
@@ -70,6 +70,14 @@ export function defaultDeps(): Deps {
   return memo;
 }
 
+/** A cursor key that is too short would make cursors forgeable: refuse it (a 500, logged), never use it. */
+function checkedCursorKey(key: Buffer): Buffer {
+  if (key.length < CURSOR_KEY_MIN_BYTES) {
+    throw new Error(`the cursor secret is ${key.length} bytes; it must be at least ${CURSOR_KEY_MIN_BYTES}`);
+  }
+  return key;
+}
+
 /** The cursor HMAC key: from the environment locally, from Secrets Manager (fetched once) on AWS. */
 function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_ID">): () => Promise<Buffer> {
   let key: Promise<Buffer> | undefined;
@@ -77,10 +85,14 @@ function cursorKeyLoader(config: Pick<Config, "CURSOR_SECRET" | "CURSOR_SECRET_I
     if (config.CURSOR_SECRET) return Promise.resolve(Buffer.from(config.CURSOR_SECRET));
     key ??= secretsClient()
       .send(new GetSecretValueCommand({ SecretId: config.CURSOR_SECRET_ID }))
-      .then((out) => Buffer.from(out.SecretString ?? ""))
+      .then(
+        (out) => Buffer.from(out.SecretString ?? ""),
+        (err: unknown) => translateStorageError(err, "cursor secret"),
+      )
+      .then(checkedCursorKey)
       .catch((err: unknown) => {
-        key = undefined;
-        return translateStorageError(err, "cursor secret");
+        key = undefined; // read it again next time: a fixed secret, or storage back
+        throw err;
       });
     return key;
   };

@@ -20,6 +20,7 @@ export abstract class AppError extends Error {
 }
 
 export class ValidationError extends AppError {
+  override readonly name = "ValidationError";
   readonly status = 400;
   readonly type = "/problems/validation";
   readonly title = "The request is not valid";
@@ -35,12 +36,14 @@ export class ValidationError extends AppError {
 }
 
 export class BadRequestError extends AppError {
+  override readonly name = "BadRequestError";
   readonly status = 400;
   readonly type = "/problems/bad-request";
   readonly title = "Bad request";
 }
 
 export class UnauthorizedError extends AppError {
+  override readonly name = "UnauthorizedError";
   readonly status = 401;
   readonly type = "/problems/unauthorized";
   readonly title = "Missing or invalid API key";
@@ -48,12 +51,14 @@ export class UnauthorizedError extends AppError {
 }
 
 export class ForbiddenError extends AppError {
+  override readonly name = "ForbiddenError";
   readonly status = 403;
   readonly type = "/problems/forbidden";
   readonly title = "The API key lacks the required scope";
 }
 
 export class NotFoundError extends AppError {
+  override readonly name = "NotFoundError";
   readonly status = 404;
   readonly type = "/problems/not-found";
   readonly title = "Not found";
@@ -61,37 +66,47 @@ export class NotFoundError extends AppError {
 
 /** The id was already used for an event with different content. */
 export class ConflictError extends AppError {
+  override readonly name = "ConflictError";
   readonly status = 409;
   readonly type = "/problems/conflict";
   readonly title = "The event id is already used by different content";
 }
 
 export class PayloadTooLargeError extends AppError {
+  override readonly name = "PayloadTooLargeError";
   readonly status = 413;
   readonly type = "/problems/payload-too-large";
   readonly title = "The request body is too large";
 }
 
 export class UnsupportedMediaTypeError extends AppError {
+  override readonly name = "UnsupportedMediaTypeError";
   readonly status = 415;
   readonly type = "/problems/unsupported-media-type";
   readonly title = "The request body must be application/json";
 }
 
-/** Storage could not be reached or answered with a fault; nothing was acknowledged. */
+/**
+ * Storage could not be reached or answered with a fault; nothing was acknowledged. `operation`
+ * names what failed, for the log only: the client's detail never names internals.
+ */
 export class UnavailableError extends AppError {
+  override readonly name = "UnavailableError";
   readonly status = 503;
   readonly type = "/problems/unavailable";
   readonly title = "The service is temporarily unavailable";
   override readonly headers: Record<string, string>;
-  constructor(detail: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  readonly operation: string | undefined;
+  constructor(detail: string, options?: { cause?: unknown; retryAfterSeconds?: number; operation?: string }) {
     super(detail, { cause: options?.cause });
     this.headers = { "retry-after": String(options?.retryAfterSeconds ?? 2) };
+    this.operation = options?.operation;
   }
 }
 
 /** Too many failed attempts from one source: slow down until the window ends. */
 export class TooManyRequestsError extends AppError {
+  override readonly name = "TooManyRequestsError";
   readonly status = 429;
   readonly type = "/problems/too-many-requests";
   readonly title = "Too many failed attempts";
@@ -104,6 +119,7 @@ export class TooManyRequestsError extends AppError {
 
 /** Why a bearer token was refused; carries the key's workspace when its id resolved. */
 export class AuthenticationFailure extends Error {
+  override readonly name = "AuthenticationFailure";
   constructor(
     readonly reason: "missing_key" | "malformed_key" | "unknown_key" | "wrong_secret" | "revoked_key",
     readonly keyId?: string,

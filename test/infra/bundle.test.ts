@@ -82,6 +82,13 @@ describe("function bundles", () => {
     }
   });
 
+  it("keeps the error names the logs and the 503 mapping read, through minification", () => {
+    for (const [handler, file] of bundles) {
+      if (kindOf(handler) !== "api" || handler === "health" || handler === "openapi") continue;
+      expect(code(file).includes('"UnavailableError"'), handler).toBe(true);
+    }
+  });
+
   it("starts each bundle with the createRequire shim and ships a source map beside it", () => {
     for (const [handler, file] of bundles) {
       expect(code(file).startsWith(ESM_REQUIRE_BANNER), handler).toBe(true);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { STORAGE_UNAVAILABLE } from "../../functions/shared/adapters/storage-errors.js";
 import { startEngines } from "../../scripts/lib/engines.js";
 import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
@@ -147,6 +148,8 @@ describe("storage unavailable", () => {
       expect(post.headers.get("retry-after")).toMatch(/^\d+$/);
       expect(post.headers.get("content-type")).toBe("application/problem+json");
       expect(post.body.detail).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+      // The detail never names an internal operation (it once said `storage is unavailable (findById)`).
+      expect(post.body.detail).toBe(STORAGE_UNAVAILABLE);
       expect(list.status).toBe(503);
     } finally {
       await api.close();

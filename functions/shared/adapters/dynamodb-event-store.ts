@@ -24,7 +24,7 @@ import {
   SK,
   WRITE_SHARDS,
 } from "../table.js";
-import { translateStorageError } from "./storage-errors.js";
+import { STORAGE_UNAVAILABLE, translateStorageError } from "./storage-errors.js";
 
 type Item = Record<string, unknown>;
 
@@ -149,7 +149,7 @@ export class DynamoEventStore implements EventStore {
       const error =
         outcome.reason instanceof UnavailableError
           ? outcome.reason
-          : new UnavailableError("storage is unavailable", { cause: outcome.reason });
+          : new UnavailableError(STORAGE_UNAVAILABLE, { cause: outcome.reason, operation: "append" });
       for (const i of chunks[c] as number[]) results[i] ??= { status: "unavailable", error };
     });
     const bug = settled.find((o) => o.status === "rejected" && !(o.reason instanceof UnavailableError));
@@ -211,7 +211,7 @@ export class DynamoEventStore implements EventStore {
         retry.push(i);
       });
       if (raced && ++races >= CONFLICT_ATTEMPTS) {
-        throw new UnavailableError("storage is unavailable (append: transaction conflicts)");
+        throw new UnavailableError(STORAGE_UNAVAILABLE, { operation: "append: transaction conflicts" });
       }
       if (raced) await (this.opts.backoff ?? jitteredBackoff)(races);
       pending = retry;

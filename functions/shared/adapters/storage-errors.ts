@@ -29,8 +29,11 @@ export function isStorageUnavailable(err: unknown): boolean {
   return status === undefined || status >= 500;
 }
 
+/** What a client is told when storage fails: never which operation. */
+export const STORAGE_UNAVAILABLE = "storage is unavailable; retry after Retry-After (ids make a retry safe)";
+
 export function translateStorageError(err: unknown, what: string): never {
   if (isStorageUnavailable(err))
-    throw new UnavailableError(`storage is unavailable (${what})`, { cause: err });
+    throw new UnavailableError(STORAGE_UNAVAILABLE, { cause: err, operation: what });
   throw err;
 }

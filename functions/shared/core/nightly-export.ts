@@ -240,12 +240,14 @@ export async function listNightlyExports(
   const to = parsed.data.to ?? previousUtcDay(now);
   const from =
     parsed.data.from ?? new Date(Date.parse(`${to}T00:00:00.000Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
-  const days = from <= to ? daysBetween(from, to) : [];
-  if (days.length === 0 || days.length > MAX_LIST_DAYS) {
+  // The span first, by arithmetic: a range of ten thousand years is refused before it is walked.
+  const span = (Date.parse(`${to}T00:00:00.000Z`) - Date.parse(`${from}T00:00:00.000Z`)) / DAY_MS;
+  if (!(span >= 0 && span < MAX_LIST_DAYS)) {
     throw new ValidationError([
       { path: "/to", message: `must be 0–${MAX_LIST_DAYS - 1} days after \`from\`` },
     ]);
   }
+  const days = daysBetween(from, to);
   const found = await Promise.all(
     days.map(async (day) => {
       const stored = await readManifest(deps.archive, principal.workspaceId, day);

@@ -35,8 +35,10 @@ export function problemJson(): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayP
           : request.error;
       const instance = request.event.rawPath;
       if (err instanceof AppError) {
-        if (err.status >= 500)
-          logger.error("request failed", { error: err, cause: err.cause, path: instance });
+        if (err.status >= 500) {
+          const operation = err instanceof UnavailableError ? err.operation : undefined;
+          logger.error("request failed", { error: err, cause: err.cause, operation, path: instance });
+        }
         request.response = problem(
           err.status,
           err.type,

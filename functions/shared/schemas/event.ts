@@ -66,7 +66,15 @@ export const ipSchema = z
 /** ISO 8601 with an explicit offset (`Z` or `+02:00`); stored as UTC with milliseconds. */
 export const timestampSchema = z.iso
   .datetime({ offset: true, error: "must be ISO 8601 with a UTC offset, e.g. 2026-03-09T09:44:19Z" })
-  .transform((v) => new Date(v).toISOString())
+  .transform((v, ctx) => {
+    const utc = new Date(v).toISOString();
+    // 9999-12-31T23:59:59-01:00 is year 10000 in UTC, `+010000-…`, which sorts before `2…`.
+    if (!/^\d{4}-/.test(utc)) {
+      ctx.addIssue({ code: "custom", message: "must fall in the years 0000–9999 in UTC" });
+      return z.NEVER;
+    }
+    return utc;
+  })
   .meta({
     description: "ISO 8601 with an offset; returned as UTC with milliseconds.",
     example: "2026-03-09T09:44:19.000Z",
