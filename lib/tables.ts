@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, Lazy, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
@@ -84,6 +84,8 @@ export interface AuditTablesProps {
  */
 export class AuditTables extends Construct {
   readonly events: dynamodb.Table;
+  /** Roles allowed to put into the events table (see {@link AuditTables.grantEventAppend}). */
+  private readonly eventWriters: string[] = [];
   readonly control: dynamodb.Table;
   /** Customer-managed key of both tables, rotated yearly; CloudTrail shows every use of it. */
   readonly key: kms.Key;
@@ -126,6 +128,19 @@ export class AuditTables extends Construct {
             actions: [...EVENT_MUTATION_ACTIONS],
             resources: ["*"],
           }),
+          // IAM cannot require attribute_not_exists on PutItem, and an unconditional PutItem
+          // overwrites an event: only the service's own roles, whose code always sets the
+          // condition, may put at all. Filled from grantEventAppend once the functions exist.
+          new iam.PolicyStatement({
+            sid: "DenyEventPutExceptTheService",
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ["dynamodb:PutItem"],
+            resources: ["*"],
+            conditions: {
+              ArnNotEquals: { "aws:PrincipalArn": Lazy.list({ produce: () => this.eventWriters }) },
+            },
+          }),
         ],
       }),
     });
@@ -146,11 +161,13 @@ export class AuditTables extends Construct {
 
   /**
    * Appending events: PutItem (always with `attribute_not_exists` in the runtime: the id guard and
-   * the event, in one TransactWriteItems, which IAM authorises as PutItem) and GetItem (to compare a replayed id with what was stored). Nothing that could change
-   * or remove an existing item. Every authenticated function has this, because reads and denied
-   * requests are themselves recorded as events.
+   * the event, in one TransactWriteItems, which IAM authorises as PutItem) and GetItem (to compare
+   * a replayed id with what was stored). Nothing that could change or remove an existing item.
+   * Every authenticated function has this, because reads and denied requests are themselves
+   * recorded as events; the table's resource policy denies PutItem to every other principal.
    */
-  grantEventAppend(grantee: iam.IGrantable): void {
+  grantEventAppend(grantee: iam.IRole): void {
+    this.eventWriters.push(grantee.roleArn);
     this.allow(grantee, ["dynamodb:PutItem", "dynamodb:GetItem"], [this.events.tableArn]);
     this.allowKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]);
   }

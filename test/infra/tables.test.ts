@@ -40,6 +40,39 @@ describe.each(["dev", "staging", "prod"] as const)("events table (%s)", (stage) 
     expect(statements.filter((st) => st.Effect === "Allow")).toEqual([]);
   });
 
+  it("its resource policy denies PutItem to every principal but the roles the stack grants it to", () => {
+    // Prepare: every role whose IAM policy allows PutItem on the events table.
+    const tableArn = { "Fn::GetAtt": [logicalIdOf(s.stack.tables.events), "Arn"] };
+    const putters = new Set<string>();
+    for (const policy of Object.values(s.template.findResources("AWS::IAM::Policy"))) {
+      const statements = policy.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+      const puts = statements.some(
+        (st) =>
+          st.Effect === "Allow" &&
+          ([st.Action].flat() as string[]).includes("dynamodb:PutItem") &&
+          JSON.stringify([st.Resource].flat()) === JSON.stringify([tableArn]),
+      );
+      if (puts) for (const role of policy.Properties.Roles as { Ref: string }[]) putters.add(role.Ref);
+    }
+
+    // Act
+    const statements = props.ResourcePolicy?.PolicyDocument?.Statement as Record<string, unknown>[];
+    const denyPut = statements.find((st) => st.Sid === "DenyEventPutExceptTheService") as {
+      Effect: string;
+      Principal: unknown;
+      Action: unknown;
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": { "Fn::GetAtt": [string, string] }[] } };
+    };
+
+    // Assess
+    expect(denyPut.Effect).toBe("Deny");
+    expect(denyPut.Principal).toEqual({ AWS: "*" });
+    expect(denyPut.Action).toBe("dynamodb:PutItem");
+    const allowed = denyPut.Condition.ArnNotEquals["aws:PrincipalArn"].map((arn) => arn["Fn::GetAtt"][0]);
+    expect(putters.size).toBeGreaterThan(10);
+    expect(new Set(allowed)).toEqual(putters);
+  });
+
   it("has point-in-time recovery, on-demand billing, a KMS key with rotation, and a full-image stream", () => {
     expect(props).toMatchObject({
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
