@@ -17,7 +17,10 @@ export const makeHandler = (deps: Deps = jobDeps(), extras: NightlyExtras = {}) 
   const jobDepsWithArchive: NightlyExportDeps = {
     ...deps,
     archive: extras.archive ?? archiveStore(deps.config),
-    openDestination: extras.openDestination ?? openS3Destination,
+    openDestination:
+      extras.openDestination ??
+      ((destination, secret) =>
+        openS3Destination(destination, secret, { allowPrivate: deps.config.ALLOW_HTTP_DESTINATIONS })),
     sleep: extras.sleep,
     partBytes: extras.partBytes,
   };

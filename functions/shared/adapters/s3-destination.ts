@@ -1,5 +1,44 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { LookupFunction } from "node:net";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { DestinationBucket, ExportDestination, OpenDestination } from "../ports.js";
+import { isPublicAddress } from "../net.js";
+import type { DestinationBucket, ExportDestination } from "../ports.js";
+
+type Resolver = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (err: Error | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/**
+ * A `lookup` for the sockets to a customer's endpoint that resolves the name once and answers only
+ * its public addresses, so the connection goes to an address that was checked (no second lookup
+ * that DNS could answer differently). A name with no public address fails to connect.
+ */
+export function publicOnlyLookup(resolve: Resolver = dnsLookup as Resolver): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, "", 0);
+      const usable = addresses.filter((a) => isPublicAddress(a.address));
+      if (usable.length === 0) {
+        const refused = Object.assign(
+          new Error(
+            `${hostname} resolves to no public address (${addresses.map((a) => a.address).join(", ")})`,
+          ),
+          { code: "EADDRNOTPUBLIC" },
+        );
+        return callback(refused, "", 0);
+      }
+      const first = usable[0] as LookupAddress;
+      // Node asks for every address when it races IPv4 and IPv6 (autoSelectFamily), else for one.
+      if ((options as { all?: boolean }).all)
+        return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+      callback(null, first.address, first.family);
+    });
+  };
+}
 
 /** How long one request to a customer's endpoint may take; the caller retries. */
 const DESTINATION_TIMEOUT_MS = 30_000;
@@ -7,11 +46,16 @@ const DESTINATION_TIMEOUT_MS = 30_000;
 /**
  * A customer's S3-compatible bucket, with their credentials. One attempt per call (the delivery
  * retries with its own backoff) and a bounded wait, so a dead endpoint costs seconds, not minutes.
+ * Connections go only to the public addresses the endpoint's name resolves to
+ * ({@link publicOnlyLookup}), unless `allowPrivate` (the local runtime's ALLOW_HTTP_DESTINATIONS).
  */
-export const openS3Destination: OpenDestination = (
+export function openS3Destination(
   destination: ExportDestination,
   secretAccessKey: string,
-): DestinationBucket => {
+  options: { allowPrivate?: boolean } = {},
+): DestinationBucket {
+  // The local runtime's "customer" is moto on loopback; deployed stacks connect to public addresses only.
+  const lookup = options.allowPrivate ? undefined : publicOnlyLookup();
   const client = new S3Client({
     region: destination.region,
     ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),
@@ -22,6 +66,12 @@ export const openS3Destination: OpenDestination = (
       connectionTimeout: 5_000,
       requestTimeout: DESTINATION_TIMEOUT_MS,
       throwOnRequestTimeout: true,
+      ...(lookup
+        ? {
+            httpsAgent: new HttpsAgent({ keepAlive: true, lookup }),
+            httpAgent: new HttpAgent({ keepAlive: true, lookup }),
+          }
+        : {}),
     },
   });
   return {
@@ -51,4 +101,4 @@ export const openS3Destination: OpenDestination = (
       }
     },
   };
-};
+}

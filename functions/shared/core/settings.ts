@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import { ValidationError } from "../errors.js";
+import { hostProblem } from "../net.js";
 import type { ExportDestination, Principal, SecretStore, WorkspaceRecord } from "../ports.js";
 import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS, settingsBodySchema } from "../schemas/admin.js";
 import { actionEvent, type Client } from "./access.js";
@@ -47,15 +48,13 @@ export async function getSettings(deps: EventsDeps, principal: Principal) {
 
 export type SettingsDeps = EventsDeps & { config: Config; secrets: SecretStore };
 
-const PRIVATE_HOST =
-  /^(localhost$|127\.|10\.|0\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|\[)/i;
-
 /**
- * Deployed stacks send to https endpoints on public hosts only: no IP literal in a loopback,
- * private, link-local or carrier-grade NAT range, no IPv6 literal at all, and no credentials in the
- * URL (they would be shown in the settings and the log). A public name that resolves to a private
- * address is not caught here; the Lambda runs outside any VPC, so it reaches nothing private by it.
- * Returns why an endpoint is refused, or undefined when it is acceptable.
+ * Deployed stacks send to https endpoints on public hosts only: no IP literal in any of IANA's
+ * special-purpose ranges (functions/shared/net.ts), no local name (`localhost.`,
+ * `ip6-localhost`, `*.internal`, …), and no credentials in the URL (they would be shown in the
+ * settings and the log). A public name that resolves to a private address passes here; the
+ * delivery itself connects only to the public addresses a name resolves to
+ * (adapters/s3-destination.ts). Returns why an endpoint is refused, or undefined when acceptable.
  */
 export function endpointProblem(endpoint: string | undefined, allowHttp: boolean): string | undefined {
   if (!endpoint) return undefined;
@@ -63,8 +62,7 @@ export function endpointProblem(endpoint: string | undefined, allowHttp: boolean
   if (url.username || url.password) return "must not carry credentials; use accessKeyId and secretAccessKey";
   if (allowHttp) return undefined;
   if (url.protocol !== "https:") return "must be an https URL";
-  if (PRIVATE_HOST.test(url.hostname)) return "must be a public host, not a private or loopback address";
-  return undefined;
+  return hostProblem(url.hostname);
 }
 
 /**
