@@ -79,7 +79,7 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   openapi: { description: "GET /v1/openapi.json" },
   "post-events": { description: "POST /v1/events: append events", appendEvents: true },
   "list-events": { description: "GET /v1/events: query events", queryEvents: true, cursorSecret: true },
-  "get-event": { description: "GET /v1/events/{id}", queryEvents: true },
+  "get-event": { description: "GET /v1/events/{id}" },
   "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
   "list-keys": { description: "GET /v1/keys", control: { queryIndexes: [ControlIndex.keysByWorkspace] } },
   "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
@@ -128,9 +128,11 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     timeout: Duration.minutes(15),
   },
   "flush-access-failures": {
-    description: "Writes one access.denied event per ended window of failed authentications",
+    description: "Writes access.denied events for ended windows of failed logins and cross-workspace reaches",
     appendEvents: true,
-    control: { queryIndexes: [ControlIndex.pendingFailures], update: ["failureCounter"] },
+    // Finds which workspaces hold a reached event id (the byEventId index).
+    queryEvents: true,
+    control: { queryIndexes: [ControlIndex.pendingFailures], update: ["failureCounter", "reachCounter"] },
     // A window is one minute; a run that is late by more than a few minutes is superseded by the next.
     schedule: { maxEventAge: Duration.minutes(10) },
     timeout: Duration.seconds(50),
@@ -250,11 +252,13 @@ export class AuditLogStack extends Stack {
       const appends = authenticated || spec.appendEvents === true;
       if (appends) this.tables.grantEventAppend(sf.role);
       if (spec.queryEvents) this.tables.grantEventQuery(sf.role);
-      // Appending reads the workspace (its retention); authenticating reads the key and counts failures.
+      // Appending reads the workspace (its retention); authenticating reads the key and counts
+      // failures, and a reach for another workspace's resource is counted too.
       if (appends || spec.control) {
+        const counters = authenticated ? (["failureCounter", "reachCounter"] as const) : [];
         this.tables.grantControl(sf.role, {
           ...spec.control,
-          update: [...(spec.control?.update ?? []), ...(authenticated ? (["failureCounter"] as const) : [])],
+          update: [...new Set([...(spec.control?.update ?? []), ...counters])],
         });
       }
       if (spec.cursorSecret) cursorSecret.grantRead(sf.role);

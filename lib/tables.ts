@@ -29,11 +29,11 @@ const KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"];
 const KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"];
 
 /** Kinds of item in the control table, each under its own partition-key prefix. */
-export type ControlItem = "apiKey" | "workspace" | "failureCounter" | "exportJob";
+export type ControlItem = "apiKey" | "workspace" | "failureCounter" | "reachCounter" | "exportJob";
 
 /**
  * Partition-key prefix of each control item kind (`Keys.apiKeyPk`, `Keys.workspacePk`,
- * `Keys.failurePk` in functions/shared/table.ts; test/infra/iam.test.ts checks they agree). Writes
+ * `Keys.failurePk`, `Keys.reachPk` in functions/shared/table.ts; test/infra/iam.test.ts checks they agree). Writes
  * are limited by prefix with the `dynamodb:LeadingKeys` condition, so a function that counts failed
  * logins cannot touch an API key, and one that rotates keys cannot change a workspace's retention.
  */
@@ -41,6 +41,7 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
   apiKey: "key#",
   workspace: "ws#",
   failureCounter: "fail#",
+  reachCounter: "reach#",
   exportJob: "export#",
 };
 

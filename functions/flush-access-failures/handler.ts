@@ -1,20 +1,34 @@
-import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED, flushFailures } from "#shared/core/access.js";
+import {
+  FAILURE_FLUSH_BACKLOG,
+  FAILURE_FLUSH_FAILED,
+  flushFailures,
+  flushReaches,
+} from "#shared/core/access.js";
 import { type Deps, defaultDeps } from "#shared/deps.js";
 import { logger } from "#shared/logger.js";
 
 /**
- * Every minute (EventBridge): one access.denied event per ended window of failed authentications.
- * A window that fails is logged (an alarm counts these) and left for the next run; the age of the
- * oldest window left is logged every run (an alarm watches it).
+ * Every minute (EventBridge): one access.denied event per ended window of failed authentications,
+ * and one per owning workspace for each ended window of reaches into other workspaces. A window
+ * that fails is logged (an alarm counts these) and left for the next run; the age of the oldest
+ * window left is logged every run (an alarm watches it).
  */
 export const makeHandler =
   (deps: Deps = defaultDeps()) =>
   async () => {
-    const { flushed, failed, oldestPendingSeconds } = await flushFailures(deps);
+    const failures = await flushFailures(deps);
+    const reaches = await flushReaches(deps);
+    const failed = [...failures.failed, ...reaches.failed];
     for (const { error, ...window } of failed)
       logger.error(FAILURE_FLUSH_FAILED, { ...window, error: error as Error });
-    logger.info(FAILURE_FLUSH_BACKLOG, { flushed, failed: failed.length, oldestPendingSeconds });
-    return { flushed, failed: failed.length, oldestPendingSeconds };
+    const outcome = {
+      flushed: failures.flushed,
+      reaches: reaches.flushed,
+      failed: failed.length,
+      oldestPendingSeconds: Math.max(failures.oldestPendingSeconds, reaches.oldestPendingSeconds),
+    };
+    logger.info(FAILURE_FLUSH_BACKLOG, outcome);
+    return outcome;
   };
 
 export const handler = makeHandler();

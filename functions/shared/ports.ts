@@ -121,6 +121,22 @@ export interface FailureWindow {
   userAgent?: string;
 }
 
+/** One key's reaches, from one IP in one window, for resources its own workspace does not hold. */
+export interface ReachWindow {
+  workspaceId: string;
+  keyId: string;
+  ip: string;
+  windowStart: string;
+  windowEnd: string;
+  /** Every reach in the window, past the resource cap too. */
+  count: number;
+  /** `{type, id}` of the distinct resources reached (capped). */
+  resources: { type: string; id: string }[];
+  method: string;
+  path: string;
+  userAgent?: string;
+}
+
 export interface WorkspaceRecord {
   workspaceId: string;
   plan: "per-node" | "enterprise";
@@ -188,6 +204,15 @@ export interface ControlStore {
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
   pendingFailures(endedBy: string): Promise<FailureWindow[]>;
   markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;
+  /** Counts one reach in its window (one write, whoever owns the resource, if anyone). */
+  countReach(
+    reach: Omit<ReachWindow, "count" | "resources"> & { resource: { type: string; id: string } },
+  ): Promise<void>;
+  /** Reach windows that ended at or before `endedBy` and are not flushed yet. */
+  pendingReaches(endedBy: string): Promise<ReachWindow[]>;
+  markReachesFlushed(
+    window: Pick<ReachWindow, "workspaceId" | "keyId" | "ip" | "windowStart">,
+  ): Promise<void>;
   putExportJob(job: ExportJob): Promise<boolean>;
   getExportJob(exportId: string): Promise<ExportJob | undefined>;
   /**

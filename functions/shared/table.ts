@@ -125,6 +125,7 @@ export const Keys = {
   workspacePk: (workspaceId: string) => `ws#${workspaceId}`,
   workspaceSk: "ws",
   failurePk: (target: string, ip: string) => `fail#${target}#${ip}`,
+  reachPk: (workspaceId: string, keyId: string, ip: string) => `reach#${workspaceId}#${keyId}#${ip}`,
   exportPk: (exportId: string) => `export#${exportId}`,
   exportSk: "export",
   failureSk: (windowStart: string) => windowStart,
@@ -165,6 +166,23 @@ export const FailureAttr = {
   userAgent: "userAgent",
   pending: "pending",
 } as const;
+
+/**
+ * Control table items that count one key's reaches, from one source IP in one window, for
+ * resources its workspace does not hold (`reach#<workspace>#<keyId>#<ip>`, sk = window start).
+ * `resources` is a string set of `<type>:<id>` (at most {@link REACH_RESOURCES_MAX}); the flush
+ * finds their owners. They share the pendingFailures index, under `pending` = "reach".
+ */
+export const ReachAttr = {
+  workspaceId: "workspaceId",
+  keyId: "keyId",
+  resources: "resources",
+} as const;
+/** Values of `pending` in the pendingFailures index: failed authentications, and reaches. */
+export const PENDING_FAILURES = "1";
+export const PENDING_REACHES = "reach";
+/** Distinct resources one reach window keeps; attempts past it are only counted. */
+export const REACH_RESOURCES_MAX = 50;
 
 export const ControlIndex = {
   keysByWorkspace: "keysByWorkspace",

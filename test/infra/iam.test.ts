@@ -33,8 +33,12 @@ const FORBIDDEN_ON_EVENTS = [
 ] as const;
 
 const FAIL = "fail#*";
-/** Reads the key, counts failed logins: what every authenticated route does in the control table. */
-const AUTHENTICATED = { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: [FAIL] };
+const REACH = "reach#*";
+/**
+ * Reads the key, counts failed logins and reaches into other workspaces: what every authenticated
+ * route does in the control table.
+ */
+const AUTHENTICATED = { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: [FAIL, REACH] };
 
 /**
  * The reviewed expectation per handler. A handler missing here fails the coverage test below, so a
@@ -46,7 +50,8 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   // Authenticated routes append their own `audit.queried`, `access.denied` and key/settings events.
   "post-events": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "list-events": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
-  "get-event": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+  // By its guard; which other workspace holds an id is the flush's question, off the request path.
+  "get-event": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "create-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "list-keys": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "rotate-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
@@ -60,7 +65,8 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "export-worker": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
   // Reads each day, and appends audit.export_delivery_failed when a customer's bucket is down.
   "nightly-export": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
-  "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  // Appends access.denied; queries byEventId for who holds a reached event id.
+  "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
 };
 
 const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update?: string[] }> = {
@@ -75,23 +81,26 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
   "create-export": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["export#*"],
-    update: [FAIL],
+    update: [FAIL, REACH],
   },
   "export-worker": { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: ["export#*"] },
   "create-key": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],
-    update: [FAIL],
+    update: [FAIL, REACH],
   },
-  "list-keys": { actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], update: [FAIL] },
-  "rotate-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*"] },
-  "revoke-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*"] },
-  "put-settings": { actions: AUTHENTICATED.actions, update: [FAIL, "ws#*"] },
+  "list-keys": {
+    actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+    update: [FAIL, REACH],
+  },
+  "rotate-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
+  "revoke-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
+  "put-settings": { actions: AUTHENTICATED.actions, update: [FAIL, REACH, "ws#*"] },
   // The export job walks every workspace: a Scan of the small control table, never of the events table.
   "nightly-export": { actions: ["dynamodb:GetItem", "dynamodb:Scan"] },
   "flush-access-failures": {
     actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-    update: [FAIL],
+    update: [FAIL, REACH],
   },
 };
 
@@ -257,6 +266,7 @@ describe("IAM on the control table (prod)", () => {
     expect(Keys.apiKeyPk("0123456789abcdef")).toMatch(/^key#/);
     expect(Keys.workspacePk("acme")).toMatch(/^ws#/);
     expect(Keys.failurePk("acme", "203.0.113.42")).toMatch(/^fail#/);
+    expect(Keys.reachPk("acme", "0123456789abcdef", "203.0.113.42")).toMatch(/^reach#/);
   });
 });
 

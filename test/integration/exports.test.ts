@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeHandler as makeFlush } from "../../functions/flush-access-failures/handler.js";
 import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { eventFromCsv } from "../../functions/shared/export-formats.js";
 import type { EventRecord } from "../../functions/shared/ports.js";
@@ -156,6 +157,8 @@ describe(`on-demand exports of ${N} events`, { timeout: 300_000 }, () => {
       key: other.keys.reader,
     });
     expect(res.status).toBe(404);
+    api.clock.advance(60_000);
+    await makeFlush(api.deps)();
     const denied = (await listAll(api, ws.keys.reader, "type=access.denied")) as unknown as StoredEvent[];
     expect(denied[0]).toMatchObject({
       sourceIp: "127.0.0.10",

@@ -151,3 +151,84 @@ describe("the failure flush under hostile input", () => {
     expect(await deniedIn(stuck, "127.0.0.24")).toHaveLength(1);
   });
 });
+
+describe("reaches into another workspace (issue 11, item 3)", () => {
+  let api: TestApi;
+  let demo: TestWorkspace;
+  let other: TestWorkspace;
+  beforeAll(async () => {
+    api = await startApi({ now: "2026-03-11T05:00:05.000Z" });
+    demo = await workspace("reach-demo");
+    other = await workspace("reach-other");
+    const body = {
+      id: "demo-only",
+      type: "node.added",
+      actor: { type: "user", id: "alice@acme.example" },
+      node: { id: "n1" },
+      context: {},
+    };
+    expect((await call(api, "POST", "/v1/events", { key: demo.keys.writer, body })).status).toBe(201);
+  });
+  afterAll(() => api.close());
+
+  /** The DynamoDB requests one call makes, by command, in order (SDK middleware that only counts). */
+  async function requestsOf(run: () => Promise<unknown>): Promise<string[]> {
+    const sent: string[] = [];
+    const name = `count-${Math.random()}`;
+    api.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize", name },
+    );
+    try {
+      await run();
+    } finally {
+      api.dynamo.middlewareStack.remove(name);
+    }
+    return sent;
+  }
+
+  it("answers another workspace's id exactly as an unknown one, with the same requests", async () => {
+    // Prepare: the key's record cached, as on any warm request.
+    await call(api, "GET", "/v1/events/warm-up", { key: other.keys.reader });
+    const foreign = await requestsOf(async () =>
+      expect((await call(api, "GET", "/v1/events/demo-only", { key: other.keys.reader })).status).toBe(404),
+    );
+    const unknown = await requestsOf(async () =>
+      expect((await call(api, "GET", "/v1/events/nobody-has-this", { key: other.keys.reader })).status).toBe(
+        404,
+      ),
+    );
+    expect(foreign).toEqual(unknown);
+    expect(foreign).toEqual(["GetItemCommand", "UpdateItemCommand"]);
+  });
+
+  it("writes nothing into the owner's log on the request path, then one aggregated event per window", async () => {
+    // Act: a burst from one key and address, known and unknown ids mixed.
+    for (let i = 0; i < 40; i++) {
+      await callFrom("127.0.0.31", api, "GET", `/v1/events/${i % 2 ? "demo-only" : `guess-${i}`}`, {
+        key: other.keys.reader,
+      });
+    }
+    const before = await listAll(api, demo.keys.reader, "type=access.denied");
+    api.clock.advance(60_000);
+    await makeFlush(api.deps)();
+    await makeFlush(api.deps)(); // a rerun writes nothing twice
+
+    // Assess
+    expect(before).toEqual([]);
+    const seen = ((await listAll(api, demo.keys.reader, "type=access.denied")) as Ev[]).filter(
+      (e) => e.sourceIp === "127.0.0.31",
+    );
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.context).toMatchObject({
+      reason: "cross_workspace",
+      count: 40,
+      resource: { type: "event", id: "demo-only" },
+      resources: [{ type: "event", id: "demo-only" }],
+    });
+    expect(await listAll(api, other.keys.reader, "type=access.denied")).toEqual([]);
+  });
+});

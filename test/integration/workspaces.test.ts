@@ -139,6 +139,10 @@ describe("cross-workspace attempts", () => {
       });
 
       expect(res.status).toBe(404);
+      // Who holds the id is found off the request path, by the flush, once the minute has ended.
+      expect(await listAll(api, demo.keys.reader, "type=access.denied")).toEqual([]);
+      api.clock.advance(60_000);
+      await makeFlush(api.deps)();
       const seen = (await listAll(api, demo.keys.reader, "type=access.denied")) as Ev[];
       expect(seen).toHaveLength(1);
       expect(seen[0]).toMatchObject({

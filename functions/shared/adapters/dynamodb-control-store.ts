@@ -14,10 +14,23 @@ import type {
   ExportDestination,
   ExportJob,
   FailureWindow,
+  ReachWindow,
   WorkspaceRecord,
 } from "../ports.js";
 import type { Scope } from "../routes.js";
-import { ApiKeyAttr, ControlIndex, FailureAttr, Keys, PK, SK, WorkspaceAttr } from "../table.js";
+import {
+  ApiKeyAttr,
+  ControlIndex,
+  FailureAttr,
+  Keys,
+  PENDING_FAILURES,
+  PENDING_REACHES,
+  PK,
+  REACH_RESOURCES_MAX,
+  ReachAttr,
+  SK,
+  WorkspaceAttr,
+} from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
 
 type Item = Record<string, unknown>;
@@ -198,7 +211,7 @@ export class DynamoControlStore implements ControlStore {
             ":method": w.method,
             ":path": w.path,
             ":ua": w.userAgent ?? "",
-            ":pending": "1",
+            ":pending": PENDING_FAILURES,
             ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
           },
           ReturnValues: "UPDATED_NEW",
@@ -237,7 +250,7 @@ export class DynamoControlStore implements ControlStore {
       IndexName: ControlIndex.pendingFailures,
       KeyConditionExpression: "#p = :p AND #we <= :end",
       ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
-      ExpressionAttributeValues: { ":p": "1", ":end": endedBy },
+      ExpressionAttributeValues: { ":p": PENDING_FAILURES, ":end": endedBy },
     });
     return items.map((item) => ({
       target: String(item[FailureAttr.target]),
@@ -257,6 +270,105 @@ export class DynamoControlStore implements ControlStore {
       {
         TableName: this.tableName,
         Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+        UpdateExpression: "REMOVE #pending",
+        ExpressionAttributeNames: { "#pending": FailureAttr.pending },
+      },
+      false,
+    );
+  }
+
+  async countReach(
+    r: Omit<ReachWindow, "count" | "resources"> & { resource: { type: string; id: string } },
+  ): Promise<void> {
+    const key = { [PK]: Keys.reachPk(r.workspaceId, r.keyId, r.ip), [SK]: r.windowStart };
+    const names = {
+      "#count": FailureAttr.count,
+      "#ws": ReachAttr.workspaceId,
+      "#key": ReachAttr.keyId,
+      "#ip": FailureAttr.ip,
+      "#start": FailureAttr.windowStart,
+      "#we": FailureAttr.windowEnd,
+      "#method": FailureAttr.method,
+      "#path": FailureAttr.path,
+      "#ua": FailureAttr.userAgent,
+      "#pending": FailureAttr.pending,
+      "#exp": "expiresAt",
+    };
+    const values = {
+      ":one": 1,
+      ":ws": r.workspaceId,
+      ":key": r.keyId,
+      ":ip": r.ip,
+      ":start": r.windowStart,
+      ":we": r.windowEnd,
+      ":method": r.method,
+      ":path": r.path,
+      ":ua": r.userAgent ?? "",
+      ":pending": PENDING_REACHES,
+      ":exp": Math.floor(Date.parse(r.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
+    };
+    const set =
+      "SET #ws = :ws, #key = :key, #ip = :ip, #start = :start, #we = :we, #method = :method, #path = :path, #ua = :ua, #pending = if_not_exists(#pending, :pending), #exp = :exp";
+    // The resource joins the window's set while the set is under its cap; past it, only the count grows.
+    const added = await this.update({
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression: `ADD #count :one, #res :res ${set}`,
+      ConditionExpression: "attribute_not_exists(#res) OR size(#res) < :cap OR contains(#res, :r)",
+      ExpressionAttributeNames: { ...names, "#res": ReachAttr.resources },
+      ExpressionAttributeValues: {
+        ...values,
+        ":res": new Set([`${r.resource.type}:${r.resource.id}`]),
+        ":r": `${r.resource.type}:${r.resource.id}`,
+        ":cap": REACH_RESOURCES_MAX,
+      },
+    });
+    if (!added) {
+      await this.update(
+        {
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `ADD #count :one ${set}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+        false,
+      );
+    }
+  }
+
+  async pendingReaches(endedBy: string): Promise<ReachWindow[]> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      IndexName: ControlIndex.pendingFailures,
+      KeyConditionExpression: "#p = :p AND #we <= :end",
+      ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
+      ExpressionAttributeValues: { ":p": PENDING_REACHES, ":end": endedBy },
+    });
+    return items.map((item) => ({
+      workspaceId: String(item[ReachAttr.workspaceId]),
+      keyId: String(item[ReachAttr.keyId]),
+      ip: String(item[FailureAttr.ip]),
+      windowStart: String(item[FailureAttr.windowStart]),
+      windowEnd: String(item[FailureAttr.windowEnd]),
+      count: Number(item[FailureAttr.count]),
+      resources: [...((item[ReachAttr.resources] as Set<string> | undefined) ?? [])].sort().map((r) => {
+        const colon = r.indexOf(":");
+        return { type: r.slice(0, colon), id: r.slice(colon + 1) };
+      }),
+      method: String(item[FailureAttr.method]),
+      path: String(item[FailureAttr.path]),
+      userAgent: optional(item[FailureAttr.userAgent]) || undefined,
+    }));
+  }
+
+  async markReachesFlushed(
+    w: Pick<ReachWindow, "workspaceId" | "keyId" | "ip" | "windowStart">,
+  ): Promise<void> {
+    await this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.reachPk(w.workspaceId, w.keyId, w.ip), [SK]: w.windowStart },
         UpdateExpression: "REMOVE #pending",
         ExpressionAttributeNames: { "#pending": FailureAttr.pending },
       },

@@ -120,10 +120,7 @@ export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
       failed.push({ target: w.target, ip: w.ip, windowStart: w.windowStart, error });
     }
   }
-  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
-  const oldestPendingSeconds =
-    oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
-  return { flushed, failed, oldestPendingSeconds };
+  return { flushed, failed, oldestPendingSeconds: oldestPending(failed, now) };
 }
 
 /** An authenticated request refused: a missing scope, or a reach into another workspace. */
@@ -150,7 +147,8 @@ export async function recordDenied(
 
 /**
  * The resource if it belongs to the caller's workspace. Otherwise 404, exactly as for an unknown
- * id, and when it belongs to another workspace, that workspace gets an `access.denied` event.
+ * id, after the same one write either way ({@link recordReach}): whether another workspace holds
+ * it is decided later, by the flush, so neither the answer nor its timing tells.
  */
 export async function ownedOrNotFound<T extends { workspaceId: string }>(
   deps: EventsDeps,
@@ -159,13 +157,101 @@ export async function ownedOrNotFound<T extends { workspaceId: string }>(
   resource: { type: string; id: string },
   found: T | undefined,
 ): Promise<T> {
-  if (found && found.workspaceId !== principal.workspaceId) {
-    await recordDenied(deps, found.workspaceId, principal, client, "cross_workspace", { resource });
-  }
   if (!found || found.workspaceId !== principal.workspaceId) {
+    await recordReach(deps, principal, client, resource);
     throw new NotFoundError(`no ${resource.type} ${resource.id} in this workspace`);
   }
   return found;
+}
+
+/**
+ * Counts a reach for a resource the caller's workspace does not hold, in the (key, source IP,
+ * minute) window: one conditional update, the same whether the resource is unknown or another
+ * workspace's. {@link flushReaches} later tells each owning workspace, once per window.
+ */
+export async function recordReach(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  resource: { type: string; id: string },
+): Promise<void> {
+  const windowStart = Math.floor(deps.clock.now().getTime() / FAILURE_WINDOW_MS) * FAILURE_WINDOW_MS;
+  await deps.control.countReach({
+    workspaceId: principal.workspaceId,
+    keyId: principal.keyId,
+    ip: client.sourceIp,
+    windowStart: new Date(windowStart).toISOString(),
+    windowEnd: new Date(windowStart + FAILURE_WINDOW_MS).toISOString(),
+    method: client.method,
+    path: client.path,
+    userAgent: client.userAgent,
+    resource,
+  });
+}
+
+/** The workspaces that hold a resource a reach named. */
+async function ownersOf(deps: EventsDeps, resource: { type: string; id: string }): Promise<string[]> {
+  if (resource.type === "event") return deps.events.findOwners(resource.id);
+  if (resource.type === "apikey") return [(await deps.control.getApiKey(resource.id))?.workspaceId ?? ""];
+  if (resource.type === "export") return [(await deps.control.getExportJob(resource.id))?.workspaceId ?? ""];
+  return [];
+}
+
+/**
+ * For each ended reach window: finds who owns what the key reached for, and writes one
+ * `access.denied` (reason `cross_workspace`) into each other workspace that owns any of it, naming
+ * the key, its workspace, the source and every resource of that owner reached; unknown ids tell
+ * nobody anything. Ids derive from the window, so a rerun writes nothing twice; a window that fails
+ * is left for the next run.
+ */
+export async function flushReaches(deps: EventsDeps): Promise<FlushOutcome> {
+  const now = deps.clock.now();
+  const windows = await deps.control.pendingReaches(now.toISOString());
+  const failed: FlushOutcome["failed"] = [];
+  let flushed = 0;
+  for (const w of windows) {
+    try {
+      const byOwner = new Map<string, { type: string; id: string }[]>();
+      for (const resource of w.resources) {
+        for (const owner of await ownersOf(deps, resource)) {
+          if (!owner || owner === w.workspaceId) continue;
+          byOwner.set(owner, [...(byOwner.get(owner) ?? []), resource]);
+        }
+      }
+      for (const [owner, resources] of byOwner) {
+        await recordServiceEvent(deps, owner, {
+          id: `reach.${sha256Hex(`${owner}|${w.workspaceId}|${w.keyId}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
+          type: "access.denied",
+          actor: { type: "api_key", id: w.keyId, name: `key of workspace ${w.workspaceId}` },
+          sourceIp: w.ip,
+          userAgent: w.userAgent,
+          outcome: "failure",
+          context: {
+            reason: "cross_workspace",
+            method: w.method,
+            path: w.path,
+            count: w.count,
+            ...(resources.length === 1 ? { resource: resources[0] } : {}),
+            resources,
+            windowStart: w.windowStart,
+            windowEnd: w.windowEnd,
+          },
+        });
+      }
+      await deps.control.markReachesFlushed(w);
+      flushed++;
+    } catch (error: unknown) {
+      failed.push({ target: w.workspaceId, ip: w.ip, windowStart: w.windowStart, error });
+    }
+  }
+  return { flushed, failed, oldestPendingSeconds: oldestPending(failed, now) };
+}
+
+function oldestPending(failed: FlushOutcome["failed"], now: Date): number {
+  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
+  return oldest === undefined
+    ? 0
+    : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
 }
 
 /** Every read of the log leaves one `audit.queried` event with the filters it used. */
