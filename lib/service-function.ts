@@ -154,8 +154,8 @@ export class ServiceFunction extends Construct {
     Validations.of(this.function).acknowledge({
       id: "AwsSolutions-L1",
       reason:
-        "Pinned to nodejs22.x on purpose (DESIGN.md: code must run on Node 20 locally and nodejs22.x " +
-        "on Lambda). Moving to a newer runtime is a tested change, not an automatic one.",
+        "Pinned to nodejs22.x on purpose: local runs and tests use the same Node 22 (npm's node-linux-* " +
+        "packages, test/unit/runtime.test.ts). Moving to a newer runtime is a tested change, not an automatic one.",
     });
   }
 }

@@ -34,7 +34,10 @@
 
 /** Partition key of both tables. */
 export const PK = "pk";
-/** Sort key of both tables, and the sort key of every GSI. */
+/**
+ * Sort key of both tables, and of the actor, type and node GSIs (byEventId sorts by {@link PK}; the
+ * control table's indexes have their own sort keys).
+ */
 export const SK = "sk";
 
 /** Epoch seconds after which DynamoDB's TTL sweep may delete the item; reads filter on it too. */

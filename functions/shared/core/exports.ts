@@ -86,7 +86,7 @@ export interface RunExportOptions {
 export type RunExportDeps = WithArchive & { exportQueue: ExportQueue };
 
 /**
- * Writes one export: the paged query, oldest-to-newest as the API pages it (newest first), through
+ * Writes one export: the paged query, newest first as the API pages it, through
  * the encoder into a multipart upload, so memory stays flat whatever the size. After every part
  * the job item records where the file stands; when `timeIsShort()` the run stops there and queues
  * the job again, and the next invocation resumes after the last event written. A run that dies is
