@@ -38,6 +38,8 @@ export interface HandlerSpec {
   readonly appendEvents?: boolean;
   /** May Query the events table and its GSIs, and GetItem on it. */
   readonly queryEvents?: boolean;
+  /** May Query only the byEventId index (which workspaces hold an id; no event content). */
+  readonly lookupEventOwners?: boolean;
   /** Control table access beyond GetItem; see {@link ControlAccess}. */
   readonly control?: ControlAccess;
   /** May read the HMAC key that seals paging cursors. */
@@ -130,8 +132,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "flush-access-failures": {
     description: "Writes access.denied events for ended windows of failed logins and cross-workspace reaches",
     appendEvents: true,
-    // Finds which workspaces hold a reached event id (the byEventId index).
-    queryEvents: true,
+    // Finds which workspaces hold a reached event id (the byEventId index, keys only).
+    lookupEventOwners: true,
     control: { queryIndexes: [ControlIndex.pendingFailures], update: ["failureCounter", "reachCounter"] },
     // A window is one minute; a run that is late by more than a few minutes is superseded by the next.
     schedule: { maxEventAge: Duration.minutes(10) },
@@ -252,6 +254,7 @@ export class AuditLogStack extends Stack {
       const appends = authenticated || spec.appendEvents === true;
       if (appends) this.tables.grantEventAppend(sf.role);
       if (spec.queryEvents) this.tables.grantEventQuery(sf.role);
+      if (spec.lookupEventOwners) this.tables.grantEventOwnerLookup(sf.role);
       // Appending reads the workspace (its retention); authenticating reads the key and counts
       // failures, and a reach for another workspace's resource is counted too.
       if (appends || spec.control) {

@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import {
   CONTROL_TABLE,
   CONTROL_TABLE_BASENAME,
+  EVENT_ID_INDEX,
   EVENTS_TABLE,
   EVENTS_TABLE_BASENAME,
   type TableDefinition,
@@ -137,7 +138,8 @@ export class AuditTables extends Construct {
             sid: "DenyEventPutExceptTheService",
             effect: iam.Effect.DENY,
             principals: [new iam.AnyPrincipal()],
-            actions: ["dynamodb:PutItem"],
+            // PartiQL INSERT cannot overwrite, but it could add a forged event; the service never uses it.
+            actions: ["dynamodb:PutItem", "dynamodb:PartiQLInsert"],
             resources: ["*"],
             conditions: {
               ArnNotEquals: { "aws:PrincipalArn": Lazy.list({ produce: () => this.eventWriters }) },
@@ -172,6 +174,15 @@ export class AuditTables extends Construct {
     this.eventWriters.push(grantee.roleArn);
     this.allow(grantee, ["dynamodb:PutItem", "dynamodb:GetItem"], [this.events.tableArn]);
     this.allowKey(grantee, [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS]);
+  }
+
+  /**
+   * Which workspaces hold an event id: Query on the KEYS_ONLY byEventId index only (it holds guard
+   * keys, no event content), for the flush that reports reaches into other workspaces.
+   */
+  grantEventOwnerLookup(grantee: iam.IGrantable): void {
+    this.allow(grantee, ["dynamodb:Query"], [`${this.events.tableArn}/index/${EVENT_ID_INDEX}`]);
+    this.allowKey(grantee, KEY_READ_ACTIONS);
   }
 
   /**

@@ -16,8 +16,8 @@ import { logger } from "#shared/logger.js";
 export const makeHandler =
   (deps: Deps = defaultDeps()) =>
   async () => {
-    const failures = await flushFailures(deps);
-    const reaches = await flushReaches(deps);
+    // Side by side, so a flood of one kind of window cannot keep the other from being written.
+    const [failures, reaches] = await Promise.all([flushFailures(deps), flushReaches(deps)]);
     const failed = [...failures.failed, ...reaches.failed];
     for (const { error, ...window } of failed)
       logger.error(FAILURE_FLUSH_FAILED, { ...window, error: error as Error });

@@ -54,8 +54,8 @@ describe("the failure flush under hostile input", () => {
     expect(await deniedIn(other, "127.0.0.22")).toHaveLength(1);
   });
 
-  it("writes the flush's own event even when a client posted one with the id the flush used to pick", async () => {
-    // Prepare: the attacker posts a forged count under the flush's old, predictable id.
+  it("refuses a client's access.denied, and writes the flush's own one in its own id space", async () => {
+    // Prepare: the attacker tries to post a forged count under the flush's old, predictable id.
     const ws = await workspace("forged");
     const windowStart = new Date(Math.floor(api.clock.now().getTime() / 60_000) * 60_000).toISOString();
     const predictable = `denied.${sha256Hex(`${ws.id}|127.0.0.23|${windowStart}`).slice(0, 32)}`;
@@ -77,16 +77,44 @@ describe("the failure flush under hostile input", () => {
     // Act
     const flushed = await flush();
 
-    // Assess: the service's event stands beside the client's, with the real count, in its own id space.
-    expect(forged.status).toBe(201);
+    // Assess: access.denied is the service's own type; its event has the real count, under `~`.
+    expect(forged.status).toBe(400);
     expect(flushed.failed).toBe(0);
     const events = await deniedIn(ws, "127.0.0.23");
-    const own = events.find((e) => e.id.startsWith("~denied."));
+    expect(events).toHaveLength(1);
+    const own = events[0];
+    expect(own?.id.startsWith("~denied.")).toBe(true);
     expect(own?.context.count).toBe(3);
-    expect(events.map((e) => e.id).sort()).toEqual([predictable, own?.id].sort());
     const byId = await call<Ev>(api, "GET", `/v1/events/${own?.id}`, { key: ws.keys.reader });
     expect(byId.status).toBe(200);
     expect(byId.body.context.count).toBe(3);
+  });
+
+  it("leaves a window's event as it is when a late attempt makes the window pending again", async () => {
+    // Prepare: a window flushed, then one more failure counted into it (a request in flight at the
+    // window's end), which sets it pending again.
+    const ws = await workspace("late");
+    await callFrom("127.0.0.26", api, "GET", "/v1/events", { key: wrongSecret(ws) });
+    const windowStart = new Date(Math.floor(api.clock.now().getTime() / 60_000) * 60_000);
+    api.clock.advance(60_000);
+    expect((await flush()).failed).toBe(0);
+    await api.deps.control.countFailure({
+      target: ws.id,
+      ip: "127.0.0.26",
+      windowStart: windowStart.toISOString(),
+      windowEnd: new Date(windowStart.getTime() + 60_000).toISOString(),
+      method: "GET",
+      path: "/v1/events",
+      reason: "wrong_secret",
+    });
+
+    // Act
+    const rerun = await flush();
+
+    // Assess: no failure, no second event; the window is done.
+    expect(rerun.failed).toBe(0);
+    expect(await deniedIn(ws, "127.0.0.26")).toHaveLength(1);
+    expect((await flush()).flushed).toBe(0);
   });
 
   it("refuses a client id in the service's namespace", async () => {
@@ -144,7 +172,8 @@ describe("the failure flush under hostile input", () => {
 
     // Assess
     expect(first.failed).toBe(1);
-    expect(first.oldestPendingSeconds).toBeGreaterThanOrEqual(0);
+    // The window ended 5 s before this flush (requests at hh:mm:05, the clock 60 s on).
+    expect(first.oldestPendingSeconds).toBe(5);
     expect(afterFirst.stuck).toHaveLength(0);
     expect(afterFirst.fine).toHaveLength(1);
     expect(second.failed).toBe(0);
@@ -189,6 +218,33 @@ describe("reaches into another workspace (issue 11, item 3)", () => {
     }
     return sent;
   }
+
+  it("counts no reach for an id no resource can have, so junk cannot jam the flush", async () => {
+    const junk = "z".repeat(3_000);
+    const requests = await requestsOf(async () =>
+      expect((await call(api, "GET", `/v1/keys/${junk}`, { key: other.keys.admin })).status).toBe(404),
+    );
+    expect(requests).not.toContain("UpdateItemCommand");
+    api.clock.advance(60_000);
+    expect((await makeFlush(api.deps)()).failed).toBe(0);
+  });
+
+  it("answers another workspace's export id exactly as an unknown one, with the same requests", async () => {
+    const created = await call<{ id: string }>(api, "POST", "/v1/exports", {
+      key: demo.keys.reader,
+      body: { format: "csv", type: "node.added" },
+    });
+    expect(created.status).toBe(202);
+    await call(api, "GET", "/v1/exports/01ARZ3NDEKTSV4RRFFQ69G5FAV", { key: other.keys.reader });
+    const foreign = await requestsOf(() =>
+      call(api, "GET", `/v1/exports/${created.body.id}`, { key: other.keys.reader }),
+    );
+    const unknown = await requestsOf(() =>
+      call(api, "GET", "/v1/exports/01ARZ3NDEKTSV4RRFFQ69G5FAW", { key: other.keys.reader }),
+    );
+    expect(foreign).toEqual(unknown);
+    expect(foreign).toEqual(["GetItemCommand", "UpdateItemCommand"]);
+  });
 
   it("answers another workspace's id exactly as an unknown one, with the same requests", async () => {
     // Prepare: the key's record cached, as on any warm request.

@@ -45,6 +45,10 @@ describe("hostile values", () => {
     ["a lone low surrogate in the actor", node("surrogate-2", `{}`).replace("alice@acme.example", "\\udc00")],
     ["__proto__ in the context", node("proto", `{"__proto__":{"admin":true},"x":1}`)],
     ["an integer beyond 2^53", node("big-int", `{"x":9007199254740993}`)],
+    ["an integer beyond 2^53 written with a fraction", node("big-int-2", `{"x":9007199254740993.0}`)],
+    ["an integer beyond 2^53 written with an exponent", node("big-int-3", `{"x":9007199254740993e0}`)],
+    ["-0", node("neg-zero", `{"x":-0}`)],
+    ["a number too small for a double", node("underflow", `{"x":1e-400}`)],
     ["a duplicate key", node("dup", `{"x":1,"x":2}`)],
     [
       "a duplicate top-level key",

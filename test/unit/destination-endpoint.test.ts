@@ -112,3 +112,23 @@ describe("connecting to a customer's endpoint", () => {
     await expect(bucket.exists("k")).rejects.toThrow(/resolves to no public address/);
   });
 });
+
+describe("a destination saved before the refused ranges grew", () => {
+  it("is refused at delivery when its endpoint is a non-public IP literal (no lookup happens for one)", () => {
+    expect(() =>
+      openS3Destination(
+        {
+          endpoint: "https://198.18.0.1",
+          region: "us-east-1",
+          bucket: "b",
+          prefix: "",
+          accessKeyId: "AKIA",
+          forcePathStyle: true,
+          secretName: "s",
+          updatedAt: "2026-03-09T00:00:00.000Z",
+        },
+        "secret",
+      ),
+    ).toThrow(/198\.18\.0\.1 is not a public address/);
+  });
+});

@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import type { LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { isPublicAddress } from "../net.js";
 import type { DestinationBucket, ExportDestination } from "../ports.js";
@@ -56,6 +56,11 @@ export function openS3Destination(
 ): DestinationBucket {
   // The local runtime's "customer" is moto on loopback; deployed stacks connect to public addresses only.
   const lookup = options.allowPrivate ? undefined : publicOnlyLookup();
+  // Node skips the lookup for an IP literal, so a literal is checked here (one saved before the list
+  // of refused ranges grew is refused at every delivery); names go through the lookup.
+  const host = destination.endpoint ? new URL(destination.endpoint).hostname.replace(/^\[(.*)\]$/, "$1") : "";
+  const literal = !options.allowPrivate && isIP(host) !== 0 && !isPublicAddress(host);
+  if (literal) throw new Error(`destination endpoint ${host} is not a public address`);
   const client = new S3Client({
     region: destination.region,
     ...(destination.endpoint ? { endpoint: destination.endpoint } : {}),

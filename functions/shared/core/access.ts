@@ -9,7 +9,7 @@ import type { Principal } from "../ports.js";
 import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
 import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { OPERATOR_LOG } from "../table.js";
-import { type EventsDeps, recordServiceEvent } from "./events.js";
+import { type EventsDeps, recordServiceEvent, type ServiceEvent, ServiceEventConflict } from "./events.js";
 
 /**
  * Access auditing (PCI DSS 10.2.1.3–10.2.1.5): failed authentications, denied access and every read
@@ -96,18 +96,18 @@ export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
   for (const w of windows) {
     const reasons = Object.entries(w.reasons).sort((a, b) => b[1] - a[1]);
     try {
-      await recordServiceEvent(deps, w.target, {
+      await recordOnce(deps, w.target, {
         id: `denied.${sha256Hex(`${w.target}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
         type: "access.denied",
         actor: { type: "api_key", id: "unauthenticated", name: "invalid or missing API key" },
         sourceIp: w.ip,
         // Counters written before the gateway's values were bounded may hold longer ones.
-        userAgent: w.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) || undefined,
+        userAgent: w.userAgent?.slice(0, USER_AGENT_MAX_LENGTH).toWellFormed() || undefined,
         outcome: "failure",
         context: {
           reason: reasons[0]?.[0] ?? "invalid_api_key",
           method: w.method,
-          path: w.path.slice(0, REQUEST_PATH_MAX_LENGTH),
+          path: w.path.slice(0, REQUEST_PATH_MAX_LENGTH).toWellFormed(),
           count: w.count,
           reasons: w.reasons,
           windowStart: w.windowStart,
@@ -121,6 +121,19 @@ export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
     }
   }
   return { flushed, failed, oldestPendingSeconds: oldestPending(failed, now) };
+}
+
+/**
+ * A window's event, written once. A request still in flight when its window was flushed may add to
+ * the counter afterwards and make the window pending again; the rerun then finds the window's event
+ * already there with the earlier count, which is what was recorded: it is left as it is.
+ */
+async function recordOnce(deps: EventsDeps, workspaceId: string, event: ServiceEvent): Promise<void> {
+  try {
+    await recordServiceEvent(deps, workspaceId, event);
+  } catch (err: unknown) {
+    if (!(err instanceof ServiceEventConflict)) throw err;
+  }
 }
 
 /** An authenticated request refused: a missing scope, or a reach into another workspace. */
@@ -175,6 +188,8 @@ export async function recordReach(
   client: Client,
   resource: { type: string; id: string },
 ): Promise<void> {
+  // An id no resource of its kind can have names nothing to report (and the formats are public).
+  if (!RESOURCE_ID[resource.type]?.test(resource.id)) return;
   const windowStart = Math.floor(deps.clock.now().getTime() / FAILURE_WINDOW_MS) * FAILURE_WINDOW_MS;
   await deps.control.countReach({
     workspaceId: principal.workspaceId,
@@ -189,8 +204,16 @@ export async function recordReach(
   });
 }
 
+/** What a well-formed id of each kind of resource looks like. */
+const RESOURCE_ID: Record<string, RegExp> = {
+  event: /^~?[A-Za-z0-9._:-]{1,128}$/,
+  apikey: /^[0-9a-f]{16}$/,
+  export: /^[0-9A-Z]{26}$/,
+};
+
 /** The workspaces that hold a resource a reach named. */
 async function ownersOf(deps: EventsDeps, resource: { type: string; id: string }): Promise<string[]> {
+  if (!RESOURCE_ID[resource.type]?.test(resource.id)) return [];
   if (resource.type === "event") return deps.events.findOwners(resource.id);
   if (resource.type === "apikey") return [(await deps.control.getApiKey(resource.id))?.workspaceId ?? ""];
   if (resource.type === "export") return [(await deps.control.getExportJob(resource.id))?.workspaceId ?? ""];
@@ -219,7 +242,7 @@ export async function flushReaches(deps: EventsDeps): Promise<FlushOutcome> {
         }
       }
       for (const [owner, resources] of byOwner) {
-        await recordServiceEvent(deps, owner, {
+        await recordOnce(deps, owner, {
           id: `reach.${sha256Hex(`${owner}|${w.workspaceId}|${w.keyId}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
           type: "access.denied",
           actor: { type: "api_key", id: w.keyId, name: `key of workspace ${w.workspaceId}` },

@@ -209,6 +209,14 @@ export async function recordEvents(
   return { kind: "batch", results: results as { id: string; status: "created" | "duplicate" }[] };
 }
 
+/** The service's own fixed event id already holds other content (a bug, or a window counted again). */
+export class ServiceEventConflict extends Error {
+  override readonly name = "ServiceEventConflict";
+  constructor(readonly id: string) {
+    super(`service event id ${id} reused for other content`);
+  }
+}
+
 /** A service event: who did what, from where. The service's own writes go through here. */
 export interface ServiceEvent {
   id?: string;
@@ -247,7 +255,6 @@ export async function recordServiceEvent(
     expiresAt: nowSeconds + (await retentionDaysOf(deps, workspaceId)) * DAY_SECONDS,
   };
   const result = await writeOne(deps, record, nowSeconds);
-  if (result.status === "conflict")
-    throw new Error(`service event id ${record.event.id} reused for other content`);
+  if (result.status === "conflict") throw new ServiceEventConflict(record.event.id);
   return result.event;
 }

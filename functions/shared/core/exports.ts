@@ -1,6 +1,7 @@
 import { CONTENT_TYPES } from "../export-formats.js";
 import { logger } from "../logger.js";
 import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.js";
+import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
@@ -192,7 +193,10 @@ export async function runExport(
     type: "audit.exported",
     actor: { type: "api_key", id: job.createdBy.keyId },
     sourceIp: job.createdBy.sourceIp,
-    ...(job.createdBy.userAgent ? { userAgent: job.createdBy.userAgent } : {}),
+    // Jobs created before the gateway's User-Agent was bounded may hold a longer one.
+    ...(job.createdBy.userAgent
+      ? { userAgent: job.createdBy.userAgent.slice(0, USER_AGENT_MAX_LENGTH).toWellFormed() }
+      : {}),
     resource: { type: "export", id: job.exportId },
     context: {
       exportId: job.exportId,

@@ -49,7 +49,12 @@ export function jsonBody(event: APIGatewayProxyEventV2): unknown {
     if (err instanceof BadRequestError) throw err;
     throw new BadRequestError(`the body is not valid JSON: ${(err as Error).message}`);
   }
-  checkStructure(text);
+  try {
+    checkStructure(text);
+  } catch (err: unknown) {
+    if (err instanceof BadRequestError) throw err;
+    throw new BadRequestError("the body nests too deep");
+  }
   return value;
 }
 
@@ -61,11 +66,17 @@ function exactly(key: string, value: unknown, context?: { source?: string }): un
     throw new BadRequestError("a string holds a lone surrogate (not valid Unicode)");
   }
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new BadRequestError(`the number ${context?.source} is out of range`);
-    if (/^-?\d+$/.test(context?.source ?? "") && !Number.isSafeInteger(value)) {
+    const source = context?.source ?? String(value);
+    if (!Number.isFinite(value)) throw new BadRequestError(`the number ${source} is out of range`);
+    // By value, not by spelling: 9007199254740993.0 and 9007199254740993e0 are rounded as well.
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
       throw new BadRequestError(
-        `the integer ${context?.source} is beyond ±(2^53 − 1) and would be rounded; send it as a string`,
+        `the number ${source} is an integer beyond ±(2^53 − 1) and would be rounded; send it as a string`,
       );
+    }
+    if (Object.is(value, -0)) throw new BadRequestError("-0 would be stored as 0; send 0");
+    if (value === 0 && /[1-9]/.test(source.replace(/[eE].*$/, ""))) {
+      throw new BadRequestError(`the number ${source} is too small for a double and would be stored as 0`);
     }
   }
   return value;

@@ -25,9 +25,11 @@ export interface RouteRequest {
 export function clientOf(event: APIGatewayProxyEventV2): Client {
   return {
     sourceIp: event.requestContext.http.sourceIp,
-    userAgent: event.requestContext.http.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) || undefined,
+    // toWellFormed: a cut through a surrogate pair leaves half a character, which no event may hold.
+    userAgent:
+      event.requestContext.http.userAgent?.slice(0, USER_AGENT_MAX_LENGTH).toWellFormed() || undefined,
     method: event.requestContext.http.method.slice(0, 16),
-    path: event.rawPath.slice(0, REQUEST_PATH_MAX_LENGTH),
+    path: event.rawPath.slice(0, REQUEST_PATH_MAX_LENGTH).toWellFormed(),
   };
 }
 

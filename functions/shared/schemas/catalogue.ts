@@ -79,6 +79,8 @@ export const CATALOGUE = {
       count: count.int().min(1).optional(),
     }),
     sourceIp: "required",
+    // Only the service observes these; a client posting one could forge a count or a window.
+    producer: "service",
     description: "A request used an invalid API key or reached for another workspace's resource.",
   },
   "maintenance.created": { context: maintenance, description: "A maintenance window was scheduled." },
