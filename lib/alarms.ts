@@ -93,13 +93,7 @@ export class Alarms extends Construct {
     message: string,
     description: string,
   ): { filter: logs.MetricFilter; alarm: cloudwatch.Alarm } {
-    const filter = new logs.MetricFilter(this, `${id}Filter`, {
-      logGroup,
-      filterPattern: logs.FilterPattern.stringValue("$.message", "=", message),
-      metricNamespace: this.metricNamespace,
-      metricName: id,
-      metricValue: "1",
-    });
+    const filter = this.messageFilter(id, logGroup, message, "1");
     const alarm = this.atLeastOnce(id, filter.metric({ statistic: "Sum", period: this.period }), description);
     return { filter, alarm };
   }
@@ -118,13 +112,7 @@ export class Alarms extends Construct {
     threshold: number,
     description: string,
   ): { filter: logs.MetricFilter; alarm: cloudwatch.Alarm } {
-    const filter = new logs.MetricFilter(this, `${id}Filter`, {
-      logGroup,
-      filterPattern: logs.FilterPattern.stringValue("$.message", "=", message),
-      metricNamespace: this.metricNamespace,
-      metricName: id,
-      metricValue: `$.${field}`,
-    });
+    const filter = this.messageFilter(id, logGroup, message, `$.${field}`);
     const alarm = new cloudwatch.Alarm(this, id, {
       alarmDescription: description,
       metric: filter.metric({ statistic: "Maximum", period: this.period }),
@@ -136,6 +124,17 @@ export class Alarms extends Construct {
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);
     return { filter, alarm };
+  }
+
+  /** Metric `id` from the log lines whose JSON `message` is exactly `message`; each adds `value`. */
+  private messageFilter(id: string, logGroup: logs.ILogGroup, message: string, value: string) {
+    return new logs.MetricFilter(this, `${id}Filter`, {
+      logGroup,
+      filterPattern: logs.FilterPattern.stringValue("$.message", "=", message),
+      metricNamespace: this.metricNamespace,
+      metricName: id,
+      metricValue: value,
+    });
   }
 
   /**

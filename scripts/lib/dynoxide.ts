@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
+import { serveChild } from "./child-server.js";
 import { freePort } from "./moto.js";
 
 /**
@@ -96,10 +97,6 @@ export async function startDynoxide(
     // Its stderr says why it stopped; it also greets and says goodbye there, so `quiet` drops it.
     stdio: ["ignore", "ignore", options.quiet ? "ignore" : "pipe"],
   });
-  let spawnError: Error | undefined;
-  child.once("error", (err) => {
-    spawnError = err;
-  });
   child.stderr?.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) {
       if (line.trim() && !/^Dynoxide listening on|^Shutting down/.test(line))
@@ -107,34 +104,14 @@ export async function startDynoxide(
     }
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (spawnError) throw new Error(`dynoxide could not start: ${spawnError.message}`);
-    if (child.exitCode !== null) throw new Error(`dynoxide exited with code ${child.exitCode}`);
-    try {
-      // Any answer (an unsigned request gets a 400) means it is listening.
-      const res = await fetch(endpoint, { method: "POST", body: "{}" });
-      if (res.headers.get("x-dynoxide-version")) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`dynoxide did not answer on ${endpoint} within 20 s`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
+  const stop = await serveChild(child, {
+    name: "dynoxide",
     endpoint,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
+    // Any answer (an unsigned request gets a 400) means it is listening.
+    ready: async () =>
+      (await fetch(endpoint, { method: "POST", body: "{}" })).headers.get("x-dynoxide-version") !== null,
+    timeoutMs: 20_000,
+    everyMs: 50,
+  });
+  return { endpoint, process: child, stop };
 }

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { serveChild } from "./child-server.js";
 
 /**
  * moto in server mode, from a project-local venv (`.venv/`). The venv is made and pip-installed
@@ -86,33 +87,12 @@ export async function startMoto(options: { port?: number; quiet?: boolean } = {}
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "false" },
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`moto_server did not answer on ${endpoint} within 60 s`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
+  const stop = await serveChild(child, {
+    name: "moto_server",
     endpoint,
-    port,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
+    ready: async () => (await fetch(`${endpoint}/moto-api/`)).ok,
+    timeoutMs: 60_000,
+    everyMs: 100,
+  });
+  return { endpoint, port, process: child, stop };
 }

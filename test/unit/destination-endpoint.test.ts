@@ -2,6 +2,19 @@ import type { LookupAddress } from "node:dns";
 import { describe, expect, it } from "vitest";
 import { openS3Destination, publicOnlyLookup } from "../../functions/shared/adapters/s3-destination.js";
 import { endpointProblem } from "../../functions/shared/core/settings.js";
+import type { ExportDestination } from "../../functions/shared/ports.js";
+
+/** A stored destination at `endpoint` (the rest is never used: nothing is sent). */
+const destinationAt = (endpoint: string): ExportDestination => ({
+  endpoint,
+  region: "us-east-1",
+  bucket: "b",
+  prefix: "",
+  accessKeyId: "AKIA",
+  forcePathStyle: true,
+  secretName: "s",
+  updatedAt: "2026-03-09T00:00:00.000Z",
+});
 
 const HTTPS = "must be an https URL";
 const PRIVATE = "must be a public address, not a private, loopback or reserved one";
@@ -96,39 +109,15 @@ describe("connecting to a customer's endpoint", () => {
   it("is what a deployed destination's client connects through: a name for loopback never gets a connection", async () => {
     // `localhost` resolves from /etc/hosts, without the network; the static check would refuse the
     // name, so this shows the connection-time check on its own.
-    const bucket = openS3Destination(
-      {
-        endpoint: "https://localhost:9",
-        region: "us-east-1",
-        bucket: "b",
-        prefix: "",
-        accessKeyId: "AKIA",
-        forcePathStyle: true,
-        secretName: "s",
-        updatedAt: "2026-03-09T00:00:00.000Z",
-      },
-      "secret",
-    );
+    const bucket = openS3Destination(destinationAt("https://localhost:9"), "secret");
     await expect(bucket.exists("k")).rejects.toThrow(/resolves to no public address/);
   });
 });
 
 describe("a destination saved before the refused ranges grew", () => {
   it("is refused at delivery when its endpoint is a non-public IP literal (no lookup happens for one)", () => {
-    expect(() =>
-      openS3Destination(
-        {
-          endpoint: "https://198.18.0.1",
-          region: "us-east-1",
-          bucket: "b",
-          prefix: "",
-          accessKeyId: "AKIA",
-          forcePathStyle: true,
-          secretName: "s",
-          updatedAt: "2026-03-09T00:00:00.000Z",
-        },
-        "secret",
-      ),
-    ).toThrow(/198\.18\.0\.1 is not a public address/);
+    expect(() => openS3Destination(destinationAt("https://198.18.0.1"), "secret")).toThrow(
+      /198\.18\.0\.1 is not a public address/,
+    );
   });
 });

@@ -245,13 +245,7 @@ export class DynamoControlStore implements ControlStore {
   }
 
   async pendingFailures(endedBy: string): Promise<FailureWindow[]> {
-    const items = await this.queryAll({
-      TableName: this.tableName,
-      IndexName: ControlIndex.pendingFailures,
-      KeyConditionExpression: "#p = :p AND #we <= :end",
-      ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
-      ExpressionAttributeValues: { ":p": PENDING_FAILURES, ":end": endedBy },
-    });
+    const items = await this.pendingWindows(PENDING_FAILURES, endedBy);
     return items.map((item) => ({
       target: String(item[FailureAttr.target]),
       ip: String(item[FailureAttr.ip]),
@@ -266,15 +260,7 @@ export class DynamoControlStore implements ControlStore {
   }
 
   async markFailuresFlushed(w: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void> {
-    await this.update(
-      {
-        TableName: this.tableName,
-        Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
-        UpdateExpression: "REMOVE #pending",
-        ExpressionAttributeNames: { "#pending": FailureAttr.pending },
-      },
-      false,
-    );
+    await this.clearPending({ [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) });
   }
 
   async countReach(
@@ -338,13 +324,7 @@ export class DynamoControlStore implements ControlStore {
   }
 
   async pendingReaches(endedBy: string): Promise<ReachWindow[]> {
-    const items = await this.queryAll({
-      TableName: this.tableName,
-      IndexName: ControlIndex.pendingFailures,
-      KeyConditionExpression: "#p = :p AND #we <= :end",
-      ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
-      ExpressionAttributeValues: { ":p": PENDING_REACHES, ":end": endedBy },
-    });
+    const items = await this.pendingWindows(PENDING_REACHES, endedBy);
     return items.map((item) => ({
       workspaceId: String(item[ReachAttr.workspaceId]),
       keyId: String(item[ReachAttr.keyId]),
@@ -365,15 +345,7 @@ export class DynamoControlStore implements ControlStore {
   async markReachesFlushed(
     w: Pick<ReachWindow, "workspaceId" | "keyId" | "ip" | "windowStart">,
   ): Promise<void> {
-    await this.update(
-      {
-        TableName: this.tableName,
-        Key: { [PK]: Keys.reachPk(w.workspaceId, w.keyId, w.ip), [SK]: w.windowStart },
-        UpdateExpression: "REMOVE #pending",
-        ExpressionAttributeNames: { "#pending": FailureAttr.pending },
-      },
-      false,
-    );
+    await this.clearPending({ [PK]: Keys.reachPk(w.workspaceId, w.keyId, w.ip), [SK]: w.windowStart });
   }
 
   async putExportJob(job: ExportJob): Promise<boolean> {
@@ -437,6 +409,30 @@ export class DynamoControlStore implements ControlStore {
       if (conditional && err instanceof Error && err.name === "ConditionalCheckFailedException") return false;
       translateStorageError(err, "control update");
     }
+  }
+
+  /** Items of one kind of window (`pending` = `kind`) that ended at or before `endedBy`. */
+  private pendingWindows(kind: string, endedBy: string): Promise<Item[]> {
+    return this.queryAll({
+      TableName: this.tableName,
+      IndexName: ControlIndex.pendingFailures,
+      KeyConditionExpression: "#p = :p AND #we <= :end",
+      ExpressionAttributeNames: { "#p": FailureAttr.pending, "#we": FailureAttr.windowEnd },
+      ExpressionAttributeValues: { ":p": kind, ":end": endedBy },
+    });
+  }
+
+  /** Takes a window out of the pendingFailures index: its event is written. */
+  private async clearPending(key: Item): Promise<void> {
+    await this.update(
+      {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: "REMOVE #pending",
+        ExpressionAttributeNames: { "#pending": FailureAttr.pending },
+      },
+      false,
+    );
   }
 
   private async queryAll(input: QueryCommandInput): Promise<Item[]> {

@@ -90,12 +90,12 @@ export interface FlushOutcome {
  */
 export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
   const now = deps.clock.now();
-  const windows = await deps.control.pendingFailures(now.toISOString());
-  const failed: FlushOutcome["failed"] = [];
-  let flushed = 0;
-  for (const w of windows) {
-    const reasons = Object.entries(w.reasons).sort((a, b) => b[1] - a[1]);
-    try {
+  return flushEach(
+    now,
+    await deps.control.pendingFailures(now.toISOString()),
+    (w) => w.target,
+    async (w) => {
+      const reasons = Object.entries(w.reasons).sort((a, b) => b[1] - a[1]);
       await recordOnce(deps, w.target, {
         id: `denied.${sha256Hex(`${w.target}|${w.ip}|${w.windowStart}`).slice(0, 32)}`,
         type: "access.denied",
@@ -115,12 +115,34 @@ export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
         },
       });
       await deps.control.markFailuresFlushed(w);
+    },
+  );
+}
+
+/**
+ * Runs `flush` over each window on its own: one that throws is reported in `failed` and left
+ * pending, and the others go on.
+ */
+async function flushEach<W extends { ip: string; windowStart: string }>(
+  now: Date,
+  windows: W[],
+  targetOf: (w: W) => string,
+  flush: (w: W) => Promise<void>,
+): Promise<FlushOutcome> {
+  const failed: FlushOutcome["failed"] = [];
+  let flushed = 0;
+  for (const w of windows) {
+    try {
+      await flush(w);
       flushed++;
     } catch (error: unknown) {
-      failed.push({ target: w.target, ip: w.ip, windowStart: w.windowStart, error });
+      failed.push({ target: targetOf(w), ip: w.ip, windowStart: w.windowStart, error });
     }
   }
-  return { flushed, failed, oldestPendingSeconds: oldestPending(failed, now) };
+  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
+  const oldestPendingSeconds =
+    oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
+  return { flushed, failed, oldestPendingSeconds };
 }
 
 /**
@@ -229,11 +251,11 @@ async function ownersOf(deps: EventsDeps, resource: { type: string; id: string }
  */
 export async function flushReaches(deps: EventsDeps): Promise<FlushOutcome> {
   const now = deps.clock.now();
-  const windows = await deps.control.pendingReaches(now.toISOString());
-  const failed: FlushOutcome["failed"] = [];
-  let flushed = 0;
-  for (const w of windows) {
-    try {
+  return flushEach(
+    now,
+    await deps.control.pendingReaches(now.toISOString()),
+    (w) => w.workspaceId,
+    async (w) => {
       const byOwner = new Map<string, { type: string; id: string }[]>();
       for (const resource of w.resources) {
         for (const owner of await ownersOf(deps, resource)) {
@@ -262,19 +284,8 @@ export async function flushReaches(deps: EventsDeps): Promise<FlushOutcome> {
         });
       }
       await deps.control.markReachesFlushed(w);
-      flushed++;
-    } catch (error: unknown) {
-      failed.push({ target: w.workspaceId, ip: w.ip, windowStart: w.windowStart, error });
-    }
-  }
-  return { flushed, failed, oldestPendingSeconds: oldestPending(failed, now) };
-}
-
-function oldestPending(failed: FlushOutcome["failed"], now: Date): number {
-  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
-  return oldest === undefined
-    ? 0
-    : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
+    },
+  );
 }
 
 /** Every read of the log leaves one `audit.queried` event with the filters it used. */
