@@ -247,15 +247,9 @@ export class DynamoControlStore implements ControlStore {
   async pendingFailures(endedBy: string): Promise<FailureWindow[]> {
     const items = await this.pendingWindows(PENDING_FAILURES, endedBy);
     return items.map((item) => ({
+      ...windowOf(item),
       target: String(item[FailureAttr.target]),
-      ip: String(item[FailureAttr.ip]),
-      windowStart: String(item[FailureAttr.windowStart]),
-      windowEnd: String(item[FailureAttr.windowEnd]),
-      count: Number(item[FailureAttr.count]),
       reasons: (item[FailureAttr.reasons] as Record<string, number>) ?? {},
-      method: String(item[FailureAttr.method]),
-      path: String(item[FailureAttr.path]),
-      userAgent: optional(item[FailureAttr.userAgent]) || undefined,
     }));
   }
 
@@ -326,19 +320,13 @@ export class DynamoControlStore implements ControlStore {
   async pendingReaches(endedBy: string): Promise<ReachWindow[]> {
     const items = await this.pendingWindows(PENDING_REACHES, endedBy);
     return items.map((item) => ({
+      ...windowOf(item),
       workspaceId: String(item[ReachAttr.workspaceId]),
       keyId: String(item[ReachAttr.keyId]),
-      ip: String(item[FailureAttr.ip]),
-      windowStart: String(item[FailureAttr.windowStart]),
-      windowEnd: String(item[FailureAttr.windowEnd]),
-      count: Number(item[FailureAttr.count]),
       resources: [...((item[ReachAttr.resources] as Set<string> | undefined) ?? [])].sort().map((r) => {
         const colon = r.indexOf(":");
         return { type: r.slice(0, colon), id: r.slice(colon + 1) };
       }),
-      method: String(item[FailureAttr.method]),
-      path: String(item[FailureAttr.path]),
-      userAgent: optional(item[FailureAttr.userAgent]) || undefined,
     }));
   }
 
@@ -449,6 +437,19 @@ export class DynamoControlStore implements ControlStore {
     }
     return out;
   }
+}
+
+/** What failure and reach windows share: source, window, count, and the request that started it. */
+function windowOf(item: Item) {
+  return {
+    ip: String(item[FailureAttr.ip]),
+    windowStart: String(item[FailureAttr.windowStart]),
+    windowEnd: String(item[FailureAttr.windowEnd]),
+    count: Number(item[FailureAttr.count]),
+    method: String(item[FailureAttr.method]),
+    path: String(item[FailureAttr.path]),
+    userAgent: optional(item[FailureAttr.userAgent]) || undefined,
+  };
 }
 
 function toApiKey(item: Item): ApiKeyRecord {
