@@ -134,7 +134,11 @@ describe("hostile requests to the other routes", () => {
       raw("POST", "/v1/exports", "reader", '{"format":"csv","__proto__":{"admin":true}}'),
       400,
     ],
-    ["export: an id that is not a ULID", ["GET", "/v1/exports/..%2F..%2Fetc%2Fpasswd", "reader", undefined], 404],
+    [
+      "export: an id that is not a ULID",
+      ["GET", "/v1/exports/..%2F..%2Fetc%2Fpasswd", "reader", undefined],
+      404,
+    ],
     // Admin: keys
     ["key: no name", body("POST", "/v1/keys", "admin", { scopes: ["events:read"] }), 400],
     ["key: an empty name", body("POST", "/v1/keys", "admin", { name: "", scopes: ["events:read"] }), 400],
