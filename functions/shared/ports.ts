@@ -199,7 +199,10 @@ export interface ControlStore {
   setRetention(workspaceId: string, retentionDays: number): Promise<void>;
   /** Sets or (undefined) removes the workspace's export destination. */
   setExportDestination(workspaceId: string, destination: ExportDestination | undefined): Promise<void>;
-  /** Counts one failure in its window and returns the window's count so far. */
+  /**
+   * Counts one failure in its (target, source) window, and in the source's own window across
+   * every target; returns the source's count so far, which alone decides 401 or 429.
+   */
   countFailure(window: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number>;
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
   pendingFailures(endedBy: string): Promise<FailureWindow[]>;

@@ -191,10 +191,19 @@ describe("failed authentication", () => {
         expect(fine.status).toBe(200);
       }
     }
-    expect(statuses.filter((s) => s === 401).length).toBe(2 * FAILURE_THRESHOLD);
-    expect(statuses.filter((s) => s === 429).length).toBe(500 - 2 * FAILURE_THRESHOLD);
+    // The source's failures decide, whatever key ids they named: the first ten 401, the rest 429.
+    expect(statuses.filter((s) => s === 401).length).toBe(FAILURE_THRESHOLD);
+    expect(statuses.filter((s) => s === 429).length).toBe(500 - FAILURE_THRESHOLD);
     const limited = await callFrom("127.0.0.3", api, "GET", "/v1/events", { key: undefined });
     expect(limited.status).toBe(429);
+    // Past the threshold an existing key id and an unknown one answer alike: no existence oracle.
+    const existing = await callFrom("127.0.0.3", api, "GET", "/v1/events", {
+      key: `alk_${knownId}_${"Q".repeat(43)}`,
+    });
+    const unknown = await callFrom("127.0.0.3", api, "GET", "/v1/events", {
+      key: `alk_${"f".repeat(16)}_${"Q".repeat(43)}`,
+    });
+    expect([existing.status, unknown.status]).toEqual([429, 429]);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
 
     // The window ends; the flush job writes one event per (target, IP, window).
@@ -211,12 +220,38 @@ describe("failed authentication", () => {
     });
     const mine = [...inDemo, ...(operator.events as Ev[])].filter((e) => e.sourceIp === "127.0.0.3");
     expect(mine.length).toBeLessThanOrEqual(3);
-    expect(mine.reduce((sum, e) => sum + Number(e.context.count), 0)).toBe(501);
+    expect(mine.reduce((sum, e) => sum + Number(e.context.count), 0)).toBe(503);
     expect(inDemo[0]).toMatchObject({
       outcome: "failure",
       userAgent: "harness/1.0",
-      context: { reason: "wrong_secret", count: 100, method: "GET", path: "/v1/events" },
+      context: { reason: "wrong_secret", count: 101, method: "GET", path: "/v1/events" },
     });
+  });
+});
+
+describe("the failed-authentication limit", () => {
+  it("throttles a source, not a target: an existing key id answers like an unknown one (issue 11, item 4)", async () => {
+    // Prepare: a fresh source fails past the threshold with unknown key ids only (the operator log's target).
+    const api = await startApi({ now: "2026-03-12T09:00:05.000Z" });
+    try {
+      const ws = await workspace("limit");
+      for (let i = 0; i <= FAILURE_THRESHOLD; i++) {
+        await callFrom("127.0.0.41", api, "GET", "/v1/events", {
+          key: `alk_${i.toString(16).padStart(16, "e")}_${"X".repeat(43)}`,
+        });
+      }
+
+      // Act: then a real key id of a workspace, with a wrong secret.
+      const existing = await callFrom("127.0.0.41", api, "GET", "/v1/events", {
+        key: `alk_${ws.keys.reader.slice(4, 20)}_${"W".repeat(43)}`,
+      });
+
+      // Assess: throttled like any other attempt from that source (it used to answer 401).
+      expect(existing.status).toBe(429);
+      expect(Number(existing.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      await api.close();
+    }
   });
 });
 

@@ -38,6 +38,12 @@ const optional = (v: unknown) => (v === undefined ? undefined : String(v));
 /** Counter items outlive their window by a day, then TTL removes them. */
 const FAILURE_ITEM_TTL_SECONDS = 86_400;
 
+/**
+ * The "target" of a source's own failure window (`fail#_source#<ip>`): workspace ids are
+ * `[a-z0-9-]` and the operator log is `_operator`, so it names neither.
+ */
+const SOURCE_WINDOW = "_source";
+
 /** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
 export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
 
@@ -173,8 +179,33 @@ export class DynamoControlStore implements ControlStore {
     });
   }
 
-  countFailure(w: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number> {
-    return this.count(w, false);
+  async countFailure(w: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number> {
+    // The (target, source) window is the attribution the flush writes; the source's own window,
+    // across every target, is what decides 429. Both in one round trip.
+    const [, fromSource] = await Promise.all([this.count(w, false), this.countSource(w)]);
+    return fromSource;
+  }
+
+  /** The source's failures in the window, whatever key or workspace they named (never flushed). */
+  private async countSource(w: Pick<FailureWindow, "ip" | "windowStart" | "windowEnd">): Promise<number> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: Keys.failurePk(SOURCE_WINDOW, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+          UpdateExpression: "ADD #count :one SET #exp = :exp",
+          ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": "expiresAt" },
+          ExpressionAttributeValues: {
+            ":one": 1,
+            ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
+          },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      return Number(out.Attributes?.[FailureAttr.count] ?? 1);
+    } catch (err: unknown) {
+      translateStorageError(err, "count source failure");
+    }
   }
 
   private async count(

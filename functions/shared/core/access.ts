@@ -39,9 +39,11 @@ export const FAILURE_FLUSH_FAILED = "failure window not flushed";
 export const FAILURE_FLUSH_BACKLOG = "failure flush backlog";
 
 /**
- * Counts a failed authentication in its window and answers 401, or 429 past the threshold. The
- * window's one aggregate `access.denied` event is written by {@link flushFailures} when the window
- * ends, so a flood costs one event per source per minute and every attempt is still counted.
+ * Counts a failed authentication in its window and answers 401, or 429 once the source has failed
+ * more than the threshold in this window, whatever keys or workspaces it named: the answer never
+ * tells whether a key id exists, or which keys share a workspace. The window's one aggregate
+ * `access.denied` event per target is written by {@link flushFailures} when the window ends, so a
+ * flood costs one event per source and target per minute and every attempt is still counted.
  */
 export async function onAuthenticationFailure(
   deps: EventsDeps,
