@@ -21,6 +21,7 @@ import type { Scope } from "../routes.js";
 import {
   ApiKeyAttr,
   ControlIndex,
+  EXPIRES_AT,
   FailureAttr,
   Keys,
   PENDING_FAILURES,
@@ -194,7 +195,7 @@ export class DynamoControlStore implements ControlStore {
           TableName: this.tableName,
           Key: { [PK]: Keys.failurePk(SOURCE_WINDOW, w.ip), [SK]: Keys.failureSk(w.windowStart) },
           UpdateExpression: "ADD #count :one SET #exp = :exp",
-          ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": "expiresAt" },
+          ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": EXPIRES_AT },
           ExpressionAttributeValues: {
             ":one": 1,
             ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
@@ -212,39 +213,20 @@ export class DynamoControlStore implements ControlStore {
     w: Omit<FailureWindow, "count" | "reasons"> & { reason: string },
     mapCreated: boolean,
   ): Promise<number> {
+    const window = windowUpdate(w, PENDING_FAILURES);
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: Keys.failurePk(w.target, w.ip), [SK]: Keys.failureSk(w.windowStart) },
-          UpdateExpression:
-            "ADD #count :one, #reasons.#reason :one SET #target = :target, #ip = :ip, #ws = :ws, #we = :we, #method = :method, #path = :path, #ua = :ua, #pending = if_not_exists(#pending, :pending), #exp = :exp",
+          UpdateExpression: `ADD #count :one, #reasons.#reason :one ${window.set}, #target = :target`,
           ExpressionAttributeNames: {
-            "#count": FailureAttr.count,
+            ...window.names,
             "#reasons": FailureAttr.reasons,
             "#reason": w.reason,
             "#target": FailureAttr.target,
-            "#ip": FailureAttr.ip,
-            "#ws": FailureAttr.windowStart,
-            "#we": FailureAttr.windowEnd,
-            "#method": FailureAttr.method,
-            "#path": FailureAttr.path,
-            "#ua": FailureAttr.userAgent,
-            "#pending": FailureAttr.pending,
-            "#exp": "expiresAt",
           },
-          ExpressionAttributeValues: {
-            ":one": 1,
-            ":target": w.target,
-            ":ip": w.ip,
-            ":ws": w.windowStart,
-            ":we": w.windowEnd,
-            ":method": w.method,
-            ":path": w.path,
-            ":ua": w.userAgent ?? "",
-            ":pending": PENDING_FAILURES,
-            ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
-          },
+          ExpressionAttributeValues: { ...window.values, ":target": w.target },
           ReturnValues: "UPDATED_NEW",
         }),
       );
@@ -292,34 +274,10 @@ export class DynamoControlStore implements ControlStore {
     r: Omit<ReachWindow, "count" | "resources"> & { resource: { type: string; id: string } },
   ): Promise<void> {
     const key = { [PK]: Keys.reachPk(r.workspaceId, r.keyId, r.ip), [SK]: r.windowStart };
-    const names = {
-      "#count": FailureAttr.count,
-      "#ws": ReachAttr.workspaceId,
-      "#key": ReachAttr.keyId,
-      "#ip": FailureAttr.ip,
-      "#start": FailureAttr.windowStart,
-      "#we": FailureAttr.windowEnd,
-      "#method": FailureAttr.method,
-      "#path": FailureAttr.path,
-      "#ua": FailureAttr.userAgent,
-      "#pending": FailureAttr.pending,
-      "#exp": "expiresAt",
-    };
-    const values = {
-      ":one": 1,
-      ":ws": r.workspaceId,
-      ":key": r.keyId,
-      ":ip": r.ip,
-      ":start": r.windowStart,
-      ":we": r.windowEnd,
-      ":method": r.method,
-      ":path": r.path,
-      ":ua": r.userAgent ?? "",
-      ":pending": PENDING_REACHES,
-      ":exp": Math.floor(Date.parse(r.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
-    };
-    const set =
-      "SET #ws = :ws, #key = :key, #ip = :ip, #start = :start, #we = :we, #method = :method, #path = :path, #ua = :ua, #pending = if_not_exists(#pending, :pending), #exp = :exp";
+    const window = windowUpdate(r, PENDING_REACHES);
+    const names = { ...window.names, "#wsid": ReachAttr.workspaceId, "#key": ReachAttr.keyId };
+    const values = { ...window.values, ":wsid": r.workspaceId, ":key": r.keyId };
+    const set = `${window.set}, #wsid = :wsid, #key = :key`;
     // The resource joins the window's set while the set is under its cap; past it, only the count grows.
     const added = await this.update({
       TableName: this.tableName,
@@ -468,6 +426,41 @@ export class DynamoControlStore implements ControlStore {
     }
     return out;
   }
+}
+
+/**
+ * The SET clause, names and values every counted window shares (source, window, the request that
+ * started it, pending in the pendingFailures index as `pending`, TTL), plus `:one` for the count.
+ */
+function windowUpdate(
+  w: Pick<FailureWindow, "ip" | "windowStart" | "windowEnd" | "method" | "path" | "userAgent">,
+  pending: string,
+) {
+  return {
+    set: "SET #ip = :ip, #ws = :ws, #we = :we, #method = :method, #path = :path, #ua = :ua, #pending = if_not_exists(#pending, :pending), #exp = :exp",
+    names: {
+      "#count": FailureAttr.count,
+      "#ip": FailureAttr.ip,
+      "#ws": FailureAttr.windowStart,
+      "#we": FailureAttr.windowEnd,
+      "#method": FailureAttr.method,
+      "#path": FailureAttr.path,
+      "#ua": FailureAttr.userAgent,
+      "#pending": FailureAttr.pending,
+      "#exp": EXPIRES_AT,
+    },
+    values: {
+      ":one": 1,
+      ":ip": w.ip,
+      ":ws": w.windowStart,
+      ":we": w.windowEnd,
+      ":method": w.method,
+      ":path": w.path,
+      ":ua": w.userAgent ?? "",
+      ":pending": pending,
+      ":exp": Math.floor(Date.parse(w.windowEnd) / 1000) + FAILURE_ITEM_TTL_SECONDS,
+    },
+  };
 }
 
 /** What failure and reach windows share: source, window, count, and the request that started it. */
