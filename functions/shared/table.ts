@@ -132,6 +132,40 @@ export const Keys = {
   exportPk: (exportId: string) => `export#${exportId}`,
   exportSk: "export",
   failureSk: (windowStart: string) => windowStart,
+  /** The verifiable log of one workspace: its sealer state and its tile anchors (control table). */
+  logPk: (workspaceId: string) => `log#${workspaceId}`,
+  logStateSk: "state",
+  /** One anchor per level-0 tile: the event sort key of the tile's first leaf. */
+  logAnchorSk: (firstKey: string) => `anchor#${firstKey}`,
+  logAnchorPrefix: "anchor#",
+} as const;
+
+/**
+ * Control table item `log#<workspace>` / `state`: the sealer's small state for one workspace's
+ * Merkle tree (docs/integrity.md). Replaced only by a conditional write on `revision`, so two
+ * racing sealers cannot both move a tree on.
+ */
+export const LogStateAttr = {
+  workspaceId: "workspaceId",
+  /** Leaves in the tree (events sealed). */
+  size: "size",
+  /** The compact range: base64 roots of the perfect subtrees that make up the tree, largest first. */
+  compact: "compact",
+  /** Base64 RFC 6962 root of the tree. */
+  root: "root",
+  /** Sort key (`recordedAt#id`) of the last sealed event; everything at or before it is sealed. */
+  lastKey: "lastKey",
+  /** The latest signed checkpoint (a C2SP signed note). */
+  checkpoint: "checkpoint",
+  checkpointAt: "checkpointAt",
+  revision: "revision",
+} as const;
+
+/** Control table item `log#<workspace>` / `anchor#<firstKey>`: which level-0 tile starts at that event. */
+export const LogAnchorAttr = {
+  /** Number of the level-0 tile (its first leaf is tile × 256). */
+  tile: "tile",
+  firstKey: "firstKey",
 } as const;
 
 /** Control table attributes for API keys. The secret itself is never stored, only its SHA-256. */

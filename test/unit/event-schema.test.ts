@@ -24,7 +24,7 @@ describe("IP normalisation", () => {
 
 describe("event input", () => {
   it("covers every type the product page names", () => {
-    expect(EVENT_TYPES).toHaveLength(32);
+    expect(EVENT_TYPES).toHaveLength(33);
     expect(CLIENT_EVENT_TYPES).toHaveLength(26);
     expect(EVENT_TYPES.filter((t) => !CLIENT_EVENT_TYPES.includes(t))).toEqual([
       "access.denied",
@@ -32,6 +32,7 @@ describe("event input", () => {
       "audit.exported",
       "audit.export_downloaded",
       "audit.export_delivery_failed",
+      "integrity.violation",
       "audit.queried",
     ]);
     expect(typesInCategory("pcap")).toEqual(["pcap.started", "pcap.uploaded", "pcap.download"]);

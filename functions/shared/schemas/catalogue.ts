@@ -141,6 +141,18 @@ export const CATALOGUE = {
     description:
       "A nightly export could not be delivered to the workspace's own bucket (the built-in copy was written).",
   },
+  "integrity.violation": {
+    context: z.looseObject({
+      /** What was found: an item changed or removed outside the write path, an event in a sealed range, a stored tile that differs. */
+      kind: z.enum(["item_modified", "item_removed", "sealed_range_insert", "tile_mismatch"]),
+      /** The workspace whose log it is. */
+      workspace: nonEmpty,
+      detail: z.string().min(1).max(2048),
+    }),
+    producer: "service",
+    description:
+      "The operator's security log: the tamper watch or the sealer found the events table or the tree changed outside the write path.",
+  },
   "audit.queried": {
     context: z.looseObject({ route: nonEmpty, filters: z.record(z.string(), z.unknown()) }),
     sourceIp: "required",
