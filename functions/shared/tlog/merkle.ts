@@ -114,13 +114,12 @@ export function verifyConsistency(
   checkHashes(`consistency ${size1} → ${size2}`, proof);
   const what = `consistency ${size1} → ${size2}`;
   if (size2 < size1) throw new ProofError(`${what}: the second tree is smaller`);
+  // Nothing is consistent with the empty tree in a way worth proving (transparency-dev/merkle#236,
+  // and Go's tlog.CheckTree): a verifier with no trusted size has nothing to check against.
+  if (size1 === 0) throw new ProofError(`${what}: a consistency proof from the empty tree proves nothing`);
   if (size1 === size2) {
     if (proof.length) throw new ProofError(`${what}: equal sizes need an empty proof`);
     if (!Buffer.from(root1).equals(root2)) throw new ProofError(`${what}: equal sizes with different roots`);
-    return;
-  }
-  if (size1 === 0) {
-    if (proof.length) throw new ProofError(`${what}: a proof from the empty tree must be empty`);
     return;
   }
   if (!proof.length) throw new ProofError(`${what}: the proof is empty`);
