@@ -42,6 +42,19 @@ export const configSchema = z
      * @default 60 (the most allowed); 0 reads them on every request
      */
     RECORD_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(60),
+    /**
+     * KMS key (id, ARN or alias) that signs the verifiable log's checkpoints: ECC_NIST_P256,
+     * SIGN_VERIFY. Set for the sealer and the log routes.
+     */
+    LOG_SIGNING_KEY_ID: z.string().min(1).optional(),
+    /**
+     * The stage's log name: the signing key's name in notes and the prefix of every workspace's
+     * origin (`<LOG_NAME>/<workspace>`). No spaces or `+` (c2sp.org/signed-note).
+     */
+    LOG_NAME: z
+      .string()
+      .regex(/^[^\s+]+$/, "no spaces or + (a signed-note key name)")
+      .optional(),
     /** Path-style S3 addressing, needed for moto and most S3-compatible endpoints. */
     S3_FORCE_PATH_STYLE: z
       .enum(["true", "false"])

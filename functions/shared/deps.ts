@@ -41,6 +41,7 @@ export function makeDeps(options: DepsOptions): Deps {
       tableName: config.EVENTS_TABLE,
       queryPageSize: options.queryPageSize,
       backoff: options.appendBackoff,
+      now: () => clock.now(),
     }),
     control,
     records: new RecordCache(control, config.RECORD_CACHE_SECONDS, clock),

@@ -1,6 +1,7 @@
 import type { UnavailableError } from "./errors.js";
 import type { Scope } from "./routes.js";
 import type { StoredEvent } from "./schemas/event.js";
+import type { NoteSigner } from "./tlog/note.js";
 
 /** One event ready to store: the document, its evidence hash, and what the indexes need. */
 export interface EventRecord {
@@ -62,6 +63,16 @@ export interface EventPage {
   /** Sort key of the last returned event when more may follow; undefined at the end. */
   nextKey: string | undefined;
 }
+
+/**
+ * No attempt of an append reaches the table later than this after its records' `recordedAt`: a
+ * request still unanswered then is aborted and the append answers 503 (a retry stamps anew). The
+ * sealer relies on it: once {@link SEAL_SETTLE_MS} have passed, no event can still land at an
+ * earlier time, so a range it seals is complete.
+ */
+export const APPEND_DEADLINE_MS = 20_000;
+/** How far behind the clock the sealer stays: the append deadline plus a margin for in-flight requests. */
+export const SEAL_SETTLE_MS = 30_000;
 
 /**
  * The write-once log. There is no update and no delete.
@@ -223,6 +234,11 @@ export interface ControlStore {
    * workers handed the same job cannot both move it on); false when another update came first.
    */
   updateExportJob(job: ExportJob): Promise<boolean>;
+  /**
+   * Sort key (`recordedAt#id`) of the workspace's last sealed event, or undefined while nothing is
+   * sealed. The tamper watch reads it to tell an insert into a sealed range from a new event.
+   */
+  getSealedKey(workspaceId: string): Promise<string | undefined>;
 }
 
 /** An on-demand export, from request to file. */
@@ -308,4 +324,37 @@ export interface ArchiveStore {
   abortUpload(key: string, uploadId: string): Promise<void>;
   /** A GET URL for `key` that expires after `seconds`. */
   presignGet(key: string, seconds: number, downloadName: string): Promise<string>;
+}
+
+/** The sealer's small state for one workspace's tree (control table; see LogStateAttr). */
+export interface LogState {
+  workspaceId: string;
+  size: number;
+  /** The compact range, largest subtree first. */
+  compact: Buffer[];
+  root: Buffer;
+  /** Sort key of the last sealed event ("" before the first). */
+  lastKey: string;
+  /** The latest signed checkpoint note, and when it was signed. */
+  checkpoint: string;
+  checkpointAt: string;
+  /** 1 for the first state; each replacement adds one. */
+  revision: number;
+}
+
+/** Where the verifiable log keeps its state and its anchors. */
+export interface LogStore {
+  getState(workspaceId: string): Promise<LogState | undefined>;
+  /** Stores `state` if the stored one is at `state.revision - 1` (or absent, for revision 1). */
+  putState(state: LogState): Promise<boolean>;
+  /** Records that level-0 tile `tile` starts with the event at `firstKey` (idempotent). */
+  putAnchor(workspaceId: string, tile: number, firstKey: string): Promise<void>;
+  /** The anchor with the greatest firstKey at or before `key`. */
+  anchorAtOrBefore(workspaceId: string, key: string): Promise<{ tile: number; firstKey: string } | undefined>;
+}
+
+/** Signs checkpoint notes (a KMS key); see tlog/note.ts. */
+export interface CheckpointSigner {
+  /** The note signer, and the verifier key string that checks it. */
+  signer(): Promise<{ signer: NoteSigner; verifierKey: string }>;
 }

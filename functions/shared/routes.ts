@@ -20,6 +20,11 @@ export const ROUTES: readonly RouteDef[] = [
   { method: "POST", path: "/v1/events", handler: "post-events", scope: "events:write" },
   { method: "GET", path: "/v1/events", handler: "list-events", scope: "events:read" },
   { method: "GET", path: "/v1/events/{id}", handler: "get-event", scope: "events:read" },
+  { method: "GET", path: "/v1/events/{id}/proof", handler: "get-event-proof", scope: "events:read" },
+  { method: "GET", path: "/v1/log/checkpoint", handler: "get-log-checkpoint", scope: "events:read" },
+  { method: "GET", path: "/v1/log/key", handler: "get-log-key", scope: "events:read" },
+  { method: "GET", path: "/v1/log/tile/{path+}", handler: "get-log-tile", scope: "events:read" },
+  { method: "GET", path: "/v1/log/consistency", handler: "get-log-consistency", scope: "events:read" },
   { method: "POST", path: "/v1/keys", handler: "create-key", scope: "admin" },
   { method: "GET", path: "/v1/keys", handler: "list-keys", scope: "admin" },
   { method: "POST", path: "/v1/keys/{keyId}/rotate", handler: "rotate-key", scope: "admin" },
@@ -46,6 +51,11 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     handler: "nightly-export",
     description: "the previous UTC day of every enterprise workspace to the Object Lock bucket",
     schedule: { cron: { minute: "15", hour: "0" } },
+  },
+  {
+    handler: "seal-log",
+    description: "each workspace's new events into its Merkle tree, tiles and a signed checkpoint",
+    schedule: { everyMinutes: 1 },
   },
   {
     handler: "flush-access-failures",

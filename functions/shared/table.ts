@@ -115,6 +115,14 @@ export const CONTROL_TABLE_BASENAME = "audit-control";
  */
 export const destinationSecretPrefix = (stage: string) => `audit-log/${stage}/destinations/`;
 
+/** The KMS alias of the key that signs a stage's checkpoints (the stack and the local bootstrap). */
+export const checkpointKeyAlias = (stage: string) => `alias/audit-log-${stage}-checkpoints`;
+/**
+ * A stage's log name: the checkpoint key's name in signed notes, and the prefix of each workspace's
+ * origin. A schema-less URL, as c2sp.org/signed-note recommends; it need not resolve.
+ */
+export const logNameOf = (stage: string) => `flowtriq.com/audit-log/${stage}`;
+
 export const Keys = {
   eventPk: (workspaceId: string, shard: number) => `${workspaceId}#${shard}`,
   eventSk: (recordedAt: string, id: string) => `${recordedAt}#${id}`,

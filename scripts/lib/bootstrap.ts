@@ -7,6 +7,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -17,9 +18,11 @@ import type { Scope } from "../../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
   CONTROL_TABLE_BASENAME,
+  checkpointKeyAlias,
   destinationSecretPrefix,
   EVENTS_TABLE,
   EVENTS_TABLE_BASENAME,
+  logNameOf,
   type TableDefinition,
 } from "../../functions/shared/table.js";
 import type { EngineEndpoints } from "./engines.js";
@@ -40,6 +43,9 @@ export interface LocalEnv {
   /** A plain bucket in moto that plays a customer's own export destination. */
   customerBucket: string;
   destinationSecretPrefix: string;
+  /** The KMS key that signs checkpoints, by alias (moto makes the key; the alias finds it again). */
+  logKeyAlias: string;
+  logName: string;
 }
 
 /** moto's default account id: queue URLs are `<endpoint>/<account>/<name>`. */
@@ -59,6 +65,8 @@ export function localEnv(endpoints: EngineEndpoints, stage = "local"): LocalEnv 
     exportQueueUrl: `${endpoint}/${MOTO_ACCOUNT}/audit-exports-${stage}`,
     customerBucket: `customer-exports-${stage}`,
     destinationSecretPrefix: destinationSecretPrefix(stage),
+    logKeyAlias: checkpointKeyAlias(stage),
+    logName: logNameOf(stage),
   };
 }
 
@@ -80,6 +88,8 @@ export function processEnvFor(env: LocalEnv): Record<string, string> {
     DESTINATION_SECRET_PREFIX: env.destinationSecretPrefix,
     // The local "customer" bucket is moto, over plain http on loopback.
     ALLOW_HTTP_DESTINATIONS: "true",
+    LOG_SIGNING_KEY_ID: env.logKeyAlias,
+    LOG_NAME: env.logName,
   };
 }
 
@@ -93,6 +103,7 @@ export function localClients(env: LocalEnv) {
     s3: new S3Client({ endpoint: env.endpoint, region: env.region, credentials, forcePathStyle: true }),
     secrets: new SecretsManagerClient({ endpoint: env.endpoint, region: env.region, credentials }),
     sqs: new SQSClient({ endpoint: env.endpoint, region: env.region, credentials }),
+    kms: new KMSClient({ endpoint: env.endpoint, region: env.region, credentials }),
   };
 }
 
@@ -168,6 +179,7 @@ export async function provision(env: LocalEnv, options: { lockDays?: number } = 
   } catch (err: unknown) {
     if (!(err instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(err.name))) throw err;
   }
+  await ensureCheckpointKey(clients.kms, env.logKeyAlias);
   const queue = await clients.sqs.send(
     new CreateQueueCommand({ QueueName: env.exportQueueName, Attributes: { VisibilityTimeout: "900" } }),
   );
@@ -182,6 +194,24 @@ export async function provision(env: LocalEnv, options: { lockDays?: number } = 
   } catch (err: unknown) {
     if (!(err instanceof Error && err.name === "ResourceExistsException")) throw err;
   }
+}
+
+/** The checkpoint signing key, as the stack makes it: ECC_NIST_P256 for signing, found by alias. */
+async function ensureCheckpointKey(kms: KMSClient, alias: string): Promise<void> {
+  try {
+    await kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    return;
+  } catch (err: unknown) {
+    if (!(err instanceof Error && err.name === "NotFoundException")) throw err;
+  }
+  const key = await kms.send(
+    new CreateKeyCommand({
+      KeySpec: "ECC_NIST_P256",
+      KeyUsage: "SIGN_VERIFY",
+      Description: "signs the audit log's checkpoints (local)",
+    }),
+  );
+  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyMetadata?.KeyId }));
 }
 
 export interface SeededWorkspace<K extends string = "writer" | "reader"> {

@@ -19,10 +19,13 @@ interface CompiledRoute {
 
 function compile(route: RouteDef): CompiledRoute {
   const params: string[] = [];
-  const source = route.path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{(\w+)\}/g, (_m, name: string) => {
-    params.push(name);
-    return "([^/]+)";
-  });
+  // `{name+}` is API Gateway's greedy parameter: the rest of the path, slashes and all.
+  const source = route.path
+    .replace(/[.*?^$()|[\]\\]/g, "\\$&")
+    .replace(/\{(\w+)(\+?)\}/g, (_m, name: string, greedy: string) => {
+      params.push(name);
+      return greedy ? "(.+)" : "([^/]+)";
+    });
   return { route, pattern: new RegExp(`^${source}$`), params };
 }
 

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -52,6 +53,13 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 export function s3Client(forcePathStyle = false): S3Client {
   s3 ??= new S3Client({ ...clientConfig(JOB_REQUEST_TIMEOUT_MS), forcePathStyle });
   return s3;
+}
+
+let kms: KMSClient | undefined;
+
+export function kmsClient(): KMSClient {
+  kms ??= new KMSClient(common);
+  return kms;
 }
 
 export function secretsClient(): SecretsManagerClient {

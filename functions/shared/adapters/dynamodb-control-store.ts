@@ -24,6 +24,7 @@ import {
   EXPIRES_AT,
   FailureAttr,
   Keys,
+  LogStateAttr,
   PENDING_FAILURES,
   PENDING_REACHES,
   PK,
@@ -425,6 +426,12 @@ export class DynamoControlStore implements ControlStore {
       translateStorageError(err, "control query");
     }
     return out;
+  }
+
+  /** The sealer's `lastKey`, read strongly consistent: a seal that just landed counts. */
+  async getSealedKey(workspaceId: string): Promise<string | undefined> {
+    const item = await this.get(Keys.logPk(workspaceId), Keys.logStateSk);
+    return optional(item?.[LogStateAttr.lastKey]);
   }
 }
 

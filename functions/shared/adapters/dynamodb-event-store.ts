@@ -10,7 +10,15 @@ import {
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { canonicalJson } from "../canonical.js";
 import { UnavailableError } from "../errors.js";
-import type { AppendResult, EventPage, EventQuery, EventRecord, EventStore, ExistingId } from "../ports.js";
+import {
+  APPEND_DEADLINE_MS,
+  type AppendResult,
+  type EventPage,
+  type EventQuery,
+  type EventRecord,
+  type EventStore,
+  type ExistingId,
+} from "../ports.js";
 import { inFieldOrder, type StoredEvent } from "../schemas/event.js";
 import {
   EVENT_ID_INDEX,
@@ -41,6 +49,8 @@ export interface DynamoEventStoreOptions {
    * 25 ms × 2^(n-1). Tests pass one that does not wait.
    */
   backoff?: (attempt: number) => Promise<unknown>;
+  /** The clock the records' recordedAt came from, which the append deadline is measured on. */
+  now?: () => Date;
 }
 
 /** The shard an event id writes to: stable, so a replay finds the same partition. */
@@ -161,8 +171,17 @@ export class DynamoEventStore implements EventStore {
   private async appendChunk(records: EventRecord[], chunk: number[], results: AppendResult[]): Promise<void> {
     let pending = chunk;
     let races = 0;
+    const now = this.opts.now ?? (() => new Date());
+    // No attempt may reach the table later than APPEND_DEADLINE_MS after the records were stamped:
+    // the sealer counts on it to seal a time range only once nothing more can land in it.
+    const deadline =
+      Math.min(...chunk.map((i) => Date.parse((records[i] as EventRecord).event.recordedAt))) +
+      APPEND_DEADLINE_MS;
     while (pending.length > 0) {
       let reasons: CancellationReason[] | undefined;
+      const left = deadline - now().getTime();
+      if (left <= 0)
+        throw new UnavailableError(STORAGE_UNAVAILABLE, { operation: "append: past its deadline" });
       try {
         await this.opts.client.send(
           new TransactWriteCommand({
@@ -174,6 +193,7 @@ export class DynamoEventStore implements EventStore {
               ];
             }),
           }),
+          { abortSignal: AbortSignal.timeout(left) },
         );
         for (const i of pending) results[i] = { status: "created" };
         return;

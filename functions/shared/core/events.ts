@@ -38,7 +38,7 @@ export type RecordOutcome =
   | { kind: "batch"; results: { id: string; status: "created" | "duplicate" }[] };
 
 /** The retention in force for new events of a workspace (the operator log keeps its own). */
-async function retentionDaysOf(deps: EventsDeps, workspaceId: string): Promise<number> {
+export async function retentionDaysOf(deps: EventsDeps, workspaceId: string): Promise<number> {
   if (workspaceId === OPERATOR_LOG) return OPERATOR_LOG_RETENTION_DAYS;
   return (await deps.records.workspace(workspaceId))?.retentionDays ?? deps.defaultRetentionDays;
 }

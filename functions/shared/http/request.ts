@@ -120,3 +120,19 @@ export function json(
     body: JSON.stringify(body),
   };
 }
+
+/** A non-JSON answer (a checkpoint note, a tile); binary bodies go out base64, as API Gateway wants. */
+export function raw(
+  statusCode: number,
+  body: string | Buffer,
+  contentType: string,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  const binary = Buffer.isBuffer(body);
+  return {
+    statusCode,
+    headers: { "content-type": contentType, "cache-control": "no-store", ...headers },
+    body: binary ? body.toString("base64") : body,
+    isBase64Encoded: binary,
+  };
+}

@@ -1,0 +1,418 @@
+import { canonicalJson, sha256Hex } from "../canonical.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { logger } from "../logger.js";
+import {
+  type ArchiveStore,
+  type CheckpointSigner,
+  type LogState,
+  type LogStore,
+  type Principal,
+  SEAL_SETTLE_MS,
+} from "../ports.js";
+import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
+import { Keys, OPERATOR_LOG } from "../table.js";
+import {
+  CompactRange,
+  consistencySpans,
+  inclusionSpans,
+  leafHash,
+  type Span,
+  verifyInclusion,
+} from "../tlog/merkle.js";
+import { formatCheckpoint, signNote } from "../tlog/note.js";
+import {
+  compactFromEdges,
+  edgeTiles,
+  hashesOf,
+  parseTilePath,
+  TILE_WIDTH,
+  type Tile,
+  TileBuilder,
+  TileHashes,
+  type TileId,
+  type TileReader,
+  tileAt,
+  tilePath,
+} from "../tlog/tiles.js";
+import { type Client, recordQueried, recordReach } from "./access.js";
+import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
+
+/**
+ * The verifiable log (docs/integrity.md): per workspace, an RFC 6962 tree over its events in sort
+ * key order (`recordedAt#id`), sealed every minute into C2SP tiles in the Object Lock bucket and a
+ * signed checkpoint.
+ */
+export interface LogDeps extends EventsDeps {
+  log: LogStore;
+  archive: ArchiveStore;
+  checkpoints: CheckpointSigner;
+  /** The stage's log name (`LOG_NAME`): the key name, and the prefix of every origin. */
+  logName: string;
+}
+
+const DAY_MS = 86_400_000;
+/** Tiles and checkpoints outlive the events they cover by this much, so old proofs still verify. */
+export const PROOF_RETENTION_EXTRA_DAYS = 365;
+/** A workspace with events but nothing new gets a checkpoint at least this often (a heartbeat). */
+export const HEARTBEAT_MS = 55 * 60_000;
+/** Events one run seals per workspace at most; the next run goes on. */
+export const MAX_SEAL_PER_RUN = 100_000;
+
+/** The origin line of a workspace's checkpoints: the stage's log, then the workspace. */
+export const originOf = (logName: string, workspaceId: string) => `${logName}/${workspaceId}`;
+
+const logKey = (workspaceId: string, rest: string) => `log/${workspaceId}/${rest}`;
+export const tileKey = (workspaceId: string, id: TileId) => logKey(workspaceId, tilePath(id));
+/** Every checkpoint ever signed, by size then time, write-once. */
+export const checkpointKey = (workspaceId: string, size: number, at: string) =>
+  logKey(workspaceId, `checkpoint/${String(size).padStart(16, "0")}/${at}`);
+
+/** A leaf's data: the event's canonical JSON without `hash`, the bytes its `hash` is over. */
+export function leafDataOf(event: StoredEvent): Buffer {
+  const { hash: _hash, ...content } = event;
+  return Buffer.from(canonicalJson(content));
+}
+
+/** What the sealer or the tamper watch found: logged for the alarm, and recorded in the operator log. */
+export interface Violation {
+  kind: "item_modified" | "item_removed" | "sealed_range_insert" | "tile_mismatch";
+  workspace: string;
+  detail: string;
+  /** Makes the recorded event's id, so a rerun that finds the same thing records it once. */
+  dedupeKey: string;
+}
+
+export async function reportViolation(deps: EventsDeps, v: Violation): Promise<void> {
+  logger.error("integrity violation", {
+    violation: { kind: v.kind, workspace: v.workspace, detail: v.detail },
+  });
+  await recordServiceEvent(deps, OPERATOR_LOG, {
+    id: `integrity-${sha256Hex(v.dedupeKey).slice(0, 40)}`,
+    type: "integrity.violation",
+    actor: { type: "service", id: "audit-log" },
+    outcome: "failure",
+    context: { kind: v.kind, workspace: v.workspace, detail: v.detail.slice(0, 2048) },
+  });
+}
+
+/** Thrown when the stored tree does not match the sealer's state: the workspace is not sealed on. */
+class TreeMismatch extends Error {
+  override readonly name = "TreeMismatch";
+}
+
+export type SealOutcome =
+  | { workspaceId: string; status: "empty" | "idle" | "raced" }
+  | { workspaceId: string; status: "sealed"; size: number; added: number; checkpointAt: string };
+
+/**
+ * One sealing step of one workspace. Reads the events after the last sealed one that are at least
+ * {@link SEAL_SETTLE_MS} old (no append can land before that any more), appends them, writes the
+ * changed tiles (write-once; a rerun finds them with the same bytes), signs a checkpoint, stores it,
+ * and replaces the state only if nobody else did first. Killed at any step, a rerun gives the same
+ * tree; two racing runs give one tree (the loser's state write fails and its tiles are the same).
+ */
+export async function sealWorkspace(deps: LogDeps, workspaceId: string, now: Date): Promise<SealOutcome> {
+  const state = await deps.log.getState(workspaceId);
+  const size0 = state?.size ?? 0;
+  const compact0 = state ? CompactRange.of(size0, state.compact) : CompactRange.empty();
+  if (state && !compact0.root().equals(state.root)) {
+    throw new TreeMismatch(`the stored state of ${workspaceId}'s log does not give its own root`);
+  }
+  const cutoff = new Date(now.getTime() - SEAL_SETTLE_MS).toISOString();
+  const fresh: { key: string; event: StoredEvent }[] = [];
+  for await (const event of deps.events.stream({
+    workspaceId,
+    fromKey: state?.lastKey || undefined,
+    beforeKey: cutoff,
+    ascending: true,
+    // Every stored event is sealed, even one past its retention that TTL has not removed yet.
+    nowEpochSeconds: 0,
+  })) {
+    const key = Keys.eventSk(event.recordedAt, event.id);
+    if (state && key <= state.lastKey) continue;
+    fresh.push({ key, event });
+    if (fresh.length >= MAX_SEAL_PER_RUN) break;
+  }
+  if (!fresh.length && (!state || now.getTime() - Date.parse(state.checkpointAt) < HEARTBEAT_MS)) {
+    return { workspaceId, status: state ? "idle" : "empty" };
+  }
+
+  const edges: Tile[] = [];
+  for (const id of edgeTiles(size0)) {
+    const data = await deps.archive.get(tileKey(workspaceId, id));
+    if (!data)
+      throw await mismatch(deps, workspaceId, `tile ${tilePath(id)} of tree size ${size0} is missing`);
+    edges.push({ ...id, data });
+  }
+  let fromEdges: CompactRange | undefined;
+  try {
+    fromEdges = compactFromEdges(size0, edges);
+  } catch {
+    fromEdges = undefined;
+  }
+  if (!fromEdges?.root().equals(compact0.root())) {
+    throw await mismatch(
+      deps,
+      workspaceId,
+      `the stored edge tiles of tree size ${size0} do not give its root`,
+    );
+  }
+
+  const builder = new TileBuilder(size0, edges, compact0);
+  const anchors: { tile: number; firstKey: string }[] = [];
+  for (const { key, event } of fresh) {
+    const data = leafDataOf(event);
+    if (sha256Hex(data) !== event.hash) {
+      // Sealed as stored (the tree says what the table held), and reported.
+      await reportViolation(deps, {
+        kind: "item_modified",
+        workspace: workspaceId,
+        detail: `event ${event.id} (recordedAt ${event.recordedAt}, leaf ${builder.size}) does not match its own hash`,
+        dedupeKey: `hash:${workspaceId}:${key}:${sha256Hex(data)}`,
+      });
+    }
+    if (builder.size % TILE_WIDTH === 0) anchors.push({ tile: builder.size / TILE_WIDTH, firstKey: key });
+    builder.append(leafHash(data));
+  }
+
+  const retentionDays = await retentionDaysOf(deps, workspaceId);
+  const retainUntil = new Date(now.getTime() + (retentionDays + PROOF_RETENTION_EXTRA_DAYS) * DAY_MS);
+  for (const tile of builder.tiles()) {
+    const key = tileKey(workspaceId, tile);
+    const put = await deps.archive.putOnce(key, tile.data, {
+      contentType: "application/octet-stream",
+      retainUntil,
+    });
+    if (put === "exists" && !(await deps.archive.get(key))?.equals(tile.data)) {
+      throw await mismatch(
+        deps,
+        workspaceId,
+        `tile ${tilePath(tile)} is stored with other hashes than the tree's`,
+      );
+    }
+  }
+  for (const a of anchors) await deps.log.putAnchor(workspaceId, a.tile, a.firstKey);
+
+  const { signer } = await deps.checkpoints.signer();
+  const checkpointAt = now.toISOString();
+  const note = await signNote(
+    formatCheckpoint({
+      origin: originOf(deps.logName, workspaceId),
+      size: builder.size,
+      root: builder.root(),
+      extensions: [`time ${checkpointAt}`],
+    }),
+    [signer],
+  );
+  await deps.archive.putOnce(checkpointKey(workspaceId, builder.size, checkpointAt), Buffer.from(note), {
+    contentType: "text/plain; charset=utf-8",
+    retainUntil,
+  });
+  const next: LogState = {
+    workspaceId,
+    size: builder.size,
+    compact: [...builder.range().hashes],
+    root: builder.root(),
+    lastKey: fresh.at(-1)?.key ?? state?.lastKey ?? "",
+    checkpoint: note,
+    checkpointAt,
+    revision: (state?.revision ?? 0) + 1,
+  };
+  if (!(await deps.log.putState(next))) return { workspaceId, status: "raced" };
+  return { workspaceId, status: "sealed", size: next.size, added: fresh.length, checkpointAt };
+}
+
+async function mismatch(deps: LogDeps, workspaceId: string, detail: string): Promise<TreeMismatch> {
+  await reportViolation(deps, {
+    kind: "tile_mismatch",
+    workspace: workspaceId,
+    detail,
+    dedupeKey: `tile:${workspaceId}:${detail}`,
+  });
+  return new TreeMismatch(`${workspaceId}: ${detail}`);
+}
+
+/**
+ * The scheduled sealer: every workspace (and the operator log), one after another. One workspace's
+ * failure is logged and does not stop the others; the run throws at the end so the failure shows.
+ */
+export async function runSealer(deps: LogDeps, now: Date): Promise<SealOutcome[]> {
+  const workspaces = [...(await deps.control.listWorkspaces()).map((w) => w.workspaceId), OPERATOR_LOG];
+  const outcomes: SealOutcome[] = [];
+  const failed: string[] = [];
+  for (const workspaceId of workspaces) {
+    try {
+      outcomes.push(await sealWorkspace(deps, workspaceId, now));
+    } catch (err: unknown) {
+      logger.error("sealing a workspace's log failed", { workspaceId, error: err as Error });
+      failed.push(workspaceId);
+    }
+  }
+  const sealed = outcomes.filter((o) => o.status === "sealed");
+  logger.info("sealer run", {
+    sealed: sealed.length,
+    events: sealed.reduce((n, o) => n + (o.status === "sealed" ? o.added : 0), 0),
+    failed,
+  });
+  if (failed.length) throw new Error(`sealing failed for: ${failed.join(", ")}`);
+  return outcomes;
+}
+
+// ---- reads (scope events:read, each recorded as audit.queried) ----
+
+async function stateOrNotFound(deps: LogDeps, workspaceId: string): Promise<LogState> {
+  const state = await deps.log.getState(workspaceId);
+  if (!state)
+    throw new NotFoundError(
+      "this workspace's log has no checkpoint yet; one follows within two minutes of its first event",
+    );
+  return state;
+}
+
+/** Reads tiles as a tree of `size` has them; a partial tile never written at that width is a prefix of the current one. */
+function archiveTiles(deps: LogDeps, workspaceId: string, current: number): TileReader {
+  return async (id) => {
+    const exact = await deps.archive.get(tileKey(workspaceId, id));
+    if (exact) return exact;
+    const now = tileAt(current, id.level, id.n);
+    if (now && now.width > id.width) {
+      const wider = await deps.archive.get(tileKey(workspaceId, now));
+      if (wider) return wider.subarray(0, id.width * 32);
+    }
+    throw new Error(`${workspaceId}: tile ${tilePath(id)} is missing`);
+  };
+}
+
+export async function latestCheckpoint(deps: LogDeps, principal: Principal, client: Client): Promise<string> {
+  const state = await stateOrNotFound(deps, principal.workspaceId);
+  await recordQueried(deps, principal, client, "log-checkpoint", {}, { size: state.size });
+  return state.checkpoint;
+}
+
+export async function logKeyInfo(deps: LogDeps, principal: Principal, client: Client) {
+  const { verifierKey } = await deps.checkpoints.signer();
+  await recordQueried(deps, principal, client, "log-key", {});
+  return {
+    verifierKey,
+    keyName: deps.logName,
+    origin: originOf(deps.logName, principal.workspaceId),
+    signatureType: "ECDSA P-256 / SHA-256 (c2sp.org/signed-note type 0x02)",
+  };
+}
+
+/** One tile of the workspace's tree, as tlog clients fetch them; 404 for a tile the tree does not have. */
+export async function readTile(
+  deps: LogDeps,
+  principal: Principal,
+  client: Client,
+  path: string,
+): Promise<Buffer> {
+  const id = parseTilePath(path);
+  if (!id) throw new NotFoundError(`${path.slice(0, 100)} is not a tile path (tile/<L>/<N>[.p/<W>])`);
+  const state = await stateOrNotFound(deps, principal.workspaceId);
+  const have = tileAt(state.size, id.level, id.n);
+  if (!have || have.width < id.width) throw new NotFoundError(`the tree (size ${state.size}) has no ${path}`);
+  const data = await archiveTiles(deps, principal.workspaceId, state.size)(id);
+  await recordQueried(deps, principal, client, "log-tile", { tile: path });
+  return data;
+}
+
+const b64 = (h: Buffer) => h.toString("base64");
+
+/** Where an event sits in the tree: its anchor's tile, then its leaf hash in that tile. */
+async function leafIndexOf(deps: LogDeps, state: LogState, event: StoredEvent): Promise<number> {
+  const key = Keys.eventSk(event.recordedAt, event.id);
+  if (key > state.lastKey) {
+    throw new ConflictError(`event ${event.id} is not covered by a checkpoint yet; retry in a minute`);
+  }
+  const anchor = await deps.log.anchorAtOrBefore(state.workspaceId, key);
+  const notInTree = new ConflictError(
+    `event ${event.id} is not in the log's tree as stored: it was changed or added after sealing (this has been reported)`,
+  );
+  if (!anchor) throw notInTree;
+  const id = tileAt(state.size, 0, anchor.tile);
+  if (!id) throw notInTree;
+  const hashes = hashesOf({ ...id, data: await archiveTiles(deps, state.workspaceId, state.size)(id) });
+  const leaf = leafHash(leafDataOf(event));
+  const at = hashes.findIndex((h) => h.equals(leaf));
+  if (at < 0) {
+    await reportViolation(deps, {
+      kind: "item_modified",
+      workspace: state.workspaceId,
+      detail: `event ${event.id} (recordedAt ${event.recordedAt}) is not in the sealed tile ${tilePath(id)}: changed or inserted after sealing`,
+      dedupeKey: `proof:${state.workspaceId}:${key}:${b64(leaf)}`,
+    });
+    throw notInTree;
+  }
+  return anchor.tile * TILE_WIDTH + at;
+}
+
+/** The event's leaf index and its inclusion proof against the latest checkpoint. */
+export async function eventProof(deps: LogDeps, principal: Principal, client: Client, id: string) {
+  const notFound = new NotFoundError(`no event ${id} in this workspace`);
+  if (!storedEventIdSchema.safeParse(id).success) throw notFound;
+  const found = await deps.events.findById(
+    principal.workspaceId,
+    id,
+    Math.floor(deps.clock.now().getTime() / 1000),
+  );
+  if (!found?.event) {
+    await recordReach(deps, principal, client, { type: "event", id });
+    throw notFound;
+  }
+  const event = found.event;
+  const state = await stateOrNotFound(deps, principal.workspaceId);
+  const index = await leafIndexOf(deps, state, event);
+  const hashes = new TileHashes(state.size, archiveTiles(deps, principal.workspaceId, state.size));
+  const proof = await hashes.spans(inclusionSpans(index, state.size));
+  const leaf = leafHash(leafDataOf(event));
+  // Checked before it goes out: a replaced tile is caught here, not only by the client.
+  try {
+    verifyInclusion(index, state.size, leaf, proof, state.root);
+  } catch {
+    await reportViolation(deps, {
+      kind: "tile_mismatch",
+      workspace: state.workspaceId,
+      detail: `the stored tiles do not prove leaf ${index} (event ${event.id}) in tree size ${state.size}`,
+      dedupeKey: `inclusion:${state.workspaceId}:${index}:${state.size}`,
+    });
+    throw new Error(`tiles of ${state.workspaceId} do not prove leaf ${index}`);
+  }
+  await recordQueried(deps, principal, client, "event-proof", { id }, { index, treeSize: state.size });
+  return {
+    id: event.id,
+    index,
+    treeSize: state.size,
+    leafHash: b64(leaf),
+    inclusion: proof.map(b64),
+    checkpoint: state.checkpoint,
+  };
+}
+
+/** A consistency proof between two tree sizes, the second at most the latest. */
+export async function consistencyProof(
+  deps: LogDeps,
+  principal: Principal,
+  client: Client,
+  query: Record<string, string | undefined>,
+) {
+  const state = await stateOrNotFound(deps, principal.workspaceId);
+  const size = (name: string, raw: string | undefined, fallback?: number) => {
+    if (raw === undefined && fallback !== undefined) return fallback;
+    if (raw === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(raw)) {
+      throw new ValidationError([{ path: `/${name}`, message: "must be a tree size (a decimal integer)" }]);
+    }
+    return Number(raw);
+  };
+  const from = size("from", query.from);
+  const to = size("to", query.to, state.size);
+  if (from > to || to > state.size) {
+    throw new ValidationError([
+      { path: "/to", message: `need from ≤ to ≤ ${state.size} (the latest checkpoint's size)` },
+    ]);
+  }
+  const spans: Span[] = consistencySpans(from, to);
+  const proof = await new TileHashes(to, archiveTiles(deps, principal.workspaceId, state.size)).spans(spans);
+  await recordQueried(deps, principal, client, "log-consistency", { from: String(from), to: String(to) });
+  return { from, to, proof: proof.map(b64), checkpoint: state.checkpoint };
+}
