@@ -3,6 +3,7 @@ import { openS3Destination } from "#shared/adapters/s3-destination.js";
 import { type NightlyExportDeps, previousUtcDay, runNightlyExport } from "#shared/core/nightly-export.js";
 import { type Deps, jobDeps } from "#shared/deps.js";
 import { archiveStore } from "#shared/export-deps.js";
+import { logDeps } from "#shared/log-deps.js";
 import { logger } from "#shared/logger.js";
 
 /** EventBridge's scheduled event; `detail.day` (YYYY-MM-DD) reruns a given day by hand. */
@@ -16,6 +17,7 @@ export type NightlyExtras = Partial<
 export const makeHandler = (deps: Deps = jobDeps(), extras: NightlyExtras = {}) => {
   const jobDepsWithArchive: NightlyExportDeps = {
     ...deps,
+    ...logDeps(deps),
     archive: extras.archive ?? archiveStore(deps.config),
     openDestination:
       extras.openDestination ??

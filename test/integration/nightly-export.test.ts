@@ -10,6 +10,8 @@ import { makeHandler } from "../../functions/nightly-export/handler.js";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
+import { leafHash, ProofError, rootFromMultiProof } from "../../functions/shared/tlog/merkle.js";
+import { parseCheckpoint, splitNote } from "../../functions/shared/tlog/note.js";
 
 import { localClients } from "../../scripts/lib/bootstrap.js";
 import {
@@ -32,6 +34,7 @@ interface Manifest {
   data: { key: string; sha256: string; bytes: number };
   eventHashes: { merkleRoot: string };
   previousManifestSha256: string | null;
+  log: { range: { start: number; end: number }; checkpoint: string; proof: string[] } | null;
   retainUntil: string;
 }
 
@@ -131,6 +134,19 @@ describe("nightly export to the Object Lock bucket", () => {
       eventHashes: { merkleRoot: merkleRoot(lines.map((e) => String(e.hash))) },
       previousManifestSha256: null,
     });
+    // The day is exactly leaves [start, end) of the signed tree: the range proof gives its root.
+    const log = manifest.log as NonNullable<Manifest["log"]>;
+    expect(log.range.end - log.range.start).toBe(3);
+    const checkpoint = parseCheckpoint(splitNote(log.checkpoint).text);
+    expect(checkpoint.origin).toBe(`flowtriq.com/audit-log/test/${enterprise.id}`);
+    const leaves = lines.map((event, i) => {
+      const { hash: _hash, ...rest } = event;
+      return { index: log.range.start + i, hash: leafHash(Buffer.from(canonicalJson(rest))) };
+    });
+    const proof = log.proof.map((h) => Buffer.from(h, "base64"));
+    expect(rootFromMultiProof(checkpoint.size, leaves, proof).equals(checkpoint.root)).toBe(true);
+    // one event short: the proof does not fit
+    expect(() => rootFromMultiProof(checkpoint.size, leaves.slice(1), proof)).toThrow(ProofError);
   });
 
   it("locks both objects in COMPLIANCE mode until the day plus the workspace's retention", async () => {

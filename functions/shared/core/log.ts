@@ -11,11 +11,13 @@ import {
 } from "../ports.js";
 import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
 import { Keys, OPERATOR_LOG } from "../table.js";
+import type { DayLogEvidence } from "../tlog/bundle.js";
 import {
   CompactRange,
   consistencySpans,
   inclusionSpans,
   leafHash,
+  multiProofSpans,
   type Span,
   verifyInclusion,
 } from "../tlog/merkle.js";
@@ -415,4 +417,44 @@ export async function consistencyProof(
   const proof = await new TileHashes(to, archiveTiles(deps, principal.workspaceId, state.size)).spans(spans);
   await recordQueried(deps, principal, client, "log-consistency", { from: String(from), to: String(to) });
   return { from, to, proof: proof.map(b64), checkpoint: state.checkpoint };
+}
+
+/**
+ * A nightly day's evidence: its events are exactly leaves [start, end) of the tree, with the range
+ * proof against a checkpoint that covers them. Seals first if the tree does not reach the day's
+ * last event yet (idempotent; a racing sealer gives the same tree), and refuses a day whose file
+ * does not match its leaves.
+ */
+export async function dayEvidence(
+  deps: LogDeps,
+  workspaceId: string,
+  day: { first: StoredEvent; last: StoredEvent; count: number },
+  now: Date,
+): Promise<DayLogEvidence> {
+  const lastKey = Keys.eventSk(day.last.recordedAt, day.last.id);
+  let state = await deps.log.getState(workspaceId);
+  for (let run = 0; (!state || state.lastKey < lastKey) && run < 100; run++) {
+    const outcome = await sealWorkspace(deps, workspaceId, now);
+    state = await deps.log.getState(workspaceId);
+    if (outcome.status === "idle" || outcome.status === "empty") break;
+  }
+  if (!state || state.lastKey < lastKey) {
+    throw new Error(`${workspaceId}: the verifiable log does not reach ${day.last.id} yet`);
+  }
+  const start = await leafIndexOf(deps, state, day.first);
+  const end = (await leafIndexOf(deps, state, day.last)) + 1;
+  if (end - start !== day.count) {
+    throw new Error(
+      `${workspaceId}: the day holds ${day.count} events but its leaves are [${start}, ${end})`,
+    );
+  }
+  const indexes = Array.from({ length: end - start }, (_, i) => start + i);
+  const hashes = new TileHashes(state.size, archiveTiles(deps, workspaceId, state.size));
+  const proof = await hashes.spans(multiProofSpans(state.size, indexes));
+  return {
+    origin: originOf(deps.logName, workspaceId),
+    range: { start, end },
+    checkpoint: state.checkpoint,
+    proof: proof.map(b64),
+  };
 }

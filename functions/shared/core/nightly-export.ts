@@ -3,14 +3,16 @@ import { ValidationError } from "../errors.js";
 import { logger } from "../logger.js";
 import { MerkleAccumulator } from "../merkle.js";
 import type { ArchiveStore, Principal, WorkspaceRecord } from "../ports.js";
+import type { StoredEvent } from "../schemas/event.js";
 import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
 import { type Client, recordQueried } from "./access.js";
 import { CATCH_UP_DAYS, type DayFiles, type Delivery, type DeliveryDeps, deliverDay } from "./destination.js";
 import type { EventsDeps } from "./events.js";
 import { writeExportFile } from "./export-file.js";
+import { dayEvidence, type LogDeps } from "./log.js";
 import { validationError } from "./zod-errors.js";
 
-export interface NightlyExportDeps extends DeliveryDeps {
+export interface NightlyExportDeps extends DeliveryDeps, LogDeps {
   /** Tests: upload part size of the day's file. */
   partBytes?: number;
 }
@@ -87,8 +89,8 @@ export async function exportDay(
   const retainUntil = new Date(Date.parse(start) + workspace.retentionDays * DAY_MS);
   const dataKey = `${prefix}events.ndjson.gz`;
   const merkle = new MerkleAccumulator();
-  let firstRecordedAt: string | null = null;
-  let lastRecordedAt: string | null = null;
+  let first: StoredEvent | undefined;
+  let last: StoredEvent | undefined;
   const written = await writeExportFile({
     archive: deps.archive,
     key: dataKey,
@@ -106,8 +108,8 @@ export async function exportDay(
     }),
     onEvent: (event) => {
       merkle.add(event.hash);
-      firstRecordedAt ??= event.recordedAt;
-      lastRecordedAt = event.recordedAt;
+      first ??= event;
+      last = event;
     },
   });
   if (written.status !== "written") throw new Error("a nightly file cannot stop half-way");
@@ -115,14 +117,18 @@ export async function exportDay(
     throw new Error(`${dataKey} exists with other content; the day changed after a partial export`);
   }
 
+  const log =
+    first && last
+      ? await dayEvidence(deps, workspace.workspaceId, { first, last, count: written.eventCount }, now)
+      : null;
   const previous = await readManifest(deps.archive, workspace.workspaceId, previousUtcDay(new Date(start)));
   const manifest: NightlyManifest = {
     version: 1,
     workspace: workspace.workspaceId,
     day,
     eventCount: written.eventCount,
-    firstRecordedAt,
-    lastRecordedAt,
+    firstRecordedAt: first?.recordedAt ?? null,
+    lastRecordedAt: last?.recordedAt ?? null,
     data: {
       key: dataKey,
       sha256: written.sha256,
@@ -136,6 +142,7 @@ export async function exportDay(
     },
     previousManifestSha256: previous ? sha256Hex(previous.bytes) : null,
     retainUntil: retainUntil.toISOString(),
+    log,
   };
   const status = await deps.archive.putOnce(
     manifestKey,

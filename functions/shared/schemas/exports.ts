@@ -30,6 +30,19 @@ export const nightlyManifestSchema = z
     eventHashes: z.object({ merkleRoot: z.string(), algorithm: z.string() }),
     previousManifestSha256: z.string().nullable(),
     retainUntil: z.string(),
+    log: z
+      .object({
+        origin: z.string(),
+        range: z.object({ start: z.number().int(), end: z.number().int() }),
+        checkpoint: z.string(),
+        proof: z.array(z.string()),
+      })
+      .nullable()
+      .optional()
+      .meta({
+        description:
+          "The day's place in the workspace's verifiable log: its events are exactly leaves [start, end) of the tree the signed checkpoint commits to, and `proof` (base64 hashes) is the range proof (docs/evidence.md). Null for a day without events; absent only in manifests written before the verifiable log.",
+      }),
   })
   .meta({ id: "NightlyManifest" });
 

@@ -48,7 +48,7 @@ export interface BundleTrailer {
   consistency?: { from: number; to: number; proof: string[] };
 }
 
-/** The `log` member of a nightly manifest. */
+/** The `log` member of a nightly manifest (null for a day without events). */
 export interface DayLogEvidence {
   origin: string;
   /** The day's events are leaves [start, end) of the workspace's tree. */
