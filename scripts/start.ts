@@ -8,6 +8,7 @@ import { ROOT } from "./lib/moto.js";
 import { pollQueue } from "./lib/queue-workers.js";
 import { sampleLogAsOfYesterday } from "./lib/sample.js";
 import { startSchedules } from "./lib/scheduler.js";
+import { type StreamHandler, startStreamWatch } from "./lib/stream-watch.js";
 
 /**
  * `npm start`: Dynoxide (DynamoDB) and moto (S3 with Object Lock, SQS, Secrets Manager) on loopback ports, the tables
@@ -15,7 +16,7 @@ import { startSchedules } from "./lib/scheduler.js";
  * page's sample log in `demo` (whose nightly exports are also copied to a second moto bucket that
  * plays its own), the API on http://127.0.0.1:3000 (PORT overrides), the export queue's worker, and
  * the scheduled jobs (nightly export, failure-window flush) on the same schedules as the
- * EventBridge rules.
+ * EventBridge rules, and the tamper watch on the events table's stream.
  */
 const port = Number(process.env.PORT ?? 3000);
 const engines = await startEngines({
@@ -23,9 +24,11 @@ const engines = await startEngines({
   dynamoPort: process.env.DYNAMODB_PORT ? Number(process.env.DYNAMODB_PORT) : undefined,
 });
 let stopping = false;
+let stopWatch: (() => void) | undefined;
 const stop = async (code: number) => {
   if (stopping) return;
   stopping = true;
+  stopWatch?.();
   await engines.stop();
   process.exit(code);
 };
@@ -57,6 +60,15 @@ try {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   startSchedules(moduleHandler, log);
   pollQueue(localClients(env).sqs, env.exportQueueUrl, () => moduleHandler("export-worker"), log);
+  // Before the sample log goes in, so every change from here on passes the watch.
+  const watch = await startStreamWatch({
+    endpoint: env.dynamoEndpoint,
+    region: env.region,
+    tableName: env.eventsTable,
+    handler: () => moduleHandler<StreamHandler>("tamper-watch"),
+    log,
+  });
+  stopWatch = watch.stop;
 
   const seeded = await fetch(`${baseUrl}/v1/events`, {
     method: "POST",
