@@ -2,6 +2,7 @@ import type { Context, SQSEvent } from "aws-lambda";
 import { type RunExportOptions, runExport } from "#shared/core/exports.js";
 import { type Deps, jobDeps } from "#shared/deps.js";
 import { archiveStore, exportQueue } from "#shared/export-deps.js";
+import { logDeps } from "#shared/log-deps.js";
 import { logger } from "#shared/logger.js";
 import type { ArchiveStore, ExportQueue } from "#shared/ports.js";
 
@@ -26,10 +27,12 @@ export interface WorkerExtras {
 export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) => {
   const archive = extras.archive ?? archiveStore(deps.config);
   const queue = extras.queue ?? exportQueue(deps.config);
+  // Evidence bundles read the verifiable log (its state, anchors and tiles; no signing).
+  const log = { ...logDeps(deps), archive };
   return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">) => {
     for (const record of event.Records) {
       const { exportId } = JSON.parse(record.body) as { exportId: string };
-      const job = await runExport({ ...deps, archive, exportQueue: queue }, exportId, {
+      const job = await runExport({ ...deps, archive, exportQueue: queue, log }, exportId, {
         timeIsShort: () => (context ? context.getRemainingTimeInMillis() < HAND_OVER_MS : false),
         delivery: Number(record.attributes?.ApproximateReceiveCount ?? 1),
         ...extras.run,

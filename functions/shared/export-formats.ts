@@ -7,10 +7,26 @@ import { inFieldOrder, type StoredEvent } from "./schemas/event.js";
  * schema's): NDJSON one event per line, JSON one array, CSV (RFC 4180, UTF-8, CRLF, a header row)
  * with actor, node and resource flattened into columns and the context as one JSON cell.
  */
-export const EXPORT_FORMATS = ["ndjson", "json", "csv"] as const;
+export const EXPORT_FORMATS = ["ndjson", "json", "csv", "evidence"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/**
+ * An evidence bundle's fixed lines (functions/shared/tlog/bundle.ts): chosen by the export's first
+ * run and kept in the job, so a resumed run writes the same bytes. Entries are `{index, event}`,
+ * the index counting up from `start`.
+ */
+export interface EvidenceFrame {
+  /** The header line, without its newline. */
+  header: string;
+  start: number;
+  /** The trailer line, without its newline. */
+  trailer: string;
+  /** Sort key of the bundle's last event ("" when it holds none): the export stops there. */
+  lastKey: string;
+}
+
 export const CONTENT_TYPES: Record<ExportFormat, string> = {
+  evidence: "application/x-ndjson",
   ndjson: "application/x-ndjson",
   json: "application/json",
   csv: "text/csv; charset=utf-8",
@@ -111,7 +127,17 @@ const CSV_OPTIONS = { record_delimiter: "\r\n", quoted_match: /[\r\n]/ } as cons
  * and the JSON array's opening come with the first). Stateless, so an export that stops after any
  * event can resume from its count.
  */
-export function encodeEvent(format: ExportFormat, event: StoredEvent, index: number): string {
+export function encodeEvent(
+  format: ExportFormat,
+  event: StoredEvent,
+  index: number,
+  frame?: EvidenceFrame,
+): string {
+  if (format === "evidence") {
+    if (!frame) throw new Error("an evidence bundle needs its frame");
+    const entry = JSON.stringify({ index: frame.start + index, event: inFieldOrder(event) });
+    return `${index === 0 ? `${frame.header}\n` : ""}${entry}\n`;
+  }
   if (format === "csv") {
     const header = index === 0 ? stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS) : "";
     return header + stringifySync([csvRow(event)], CSV_OPTIONS);
@@ -121,7 +147,11 @@ export function encodeEvent(format: ExportFormat, event: StoredEvent, index: num
 }
 
 /** The bytes that close a file of `count` events. */
-export function encodeEnd(format: ExportFormat, count: number): string {
+export function encodeEnd(format: ExportFormat, count: number, frame?: EvidenceFrame): string {
+  if (format === "evidence") {
+    if (!frame) throw new Error("an evidence bundle needs its frame");
+    return `${count === 0 ? `${frame.header}\n` : ""}${frame.trailer}\n`;
+  }
   if (format === "json") return count === 0 ? "[]\n" : "\n]\n";
   if (format === "csv" && count === 0) return stringifySync([[...CSV_COLUMNS]], CSV_OPTIONS);
   return "";
@@ -131,11 +161,12 @@ export function encodeEnd(format: ExportFormat, count: number): string {
 export async function encodeAll(
   events: Iterable<StoredEvent> | AsyncIterable<StoredEvent>,
   format: ExportFormat,
+  frame?: EvidenceFrame,
 ): Promise<Buffer> {
   const chunks: string[] = [];
   let count = 0;
-  for await (const event of events) chunks.push(encodeEvent(format, event, count++));
-  chunks.push(encodeEnd(format, count));
+  for await (const event of events) chunks.push(encodeEvent(format, event, count++, frame));
+  chunks.push(encodeEnd(format, count, frame));
   return Buffer.from(chunks.join(""), "utf8");
 }
 
@@ -166,13 +197,15 @@ export class PartEncoder {
     eventsBefore = 0,
     /** Uncompressed bytes per block (per gzip member); smaller in tests. */
     private readonly blockBytesMax = gzip ? GZIP_BLOCK : PLAIN_BLOCK,
+    /** The fixed lines of an evidence bundle. */
+    private readonly frame?: EvidenceFrame,
   ) {
     this.count = eventsBefore;
   }
 
   /** Adds one event; returns a finished part when the buffered output reached `partSize`. */
   add(event: StoredEvent): Buffer | undefined {
-    const text = encodeEvent(this.format, event, this.count++);
+    const text = encodeEvent(this.format, event, this.count++, this.frame);
     this.block.push(text);
     this.blockBytes += Buffer.byteLength(text);
     if (this.blockBytes >= this.blockBytesMax) this.flushBlock();
@@ -182,7 +215,7 @@ export class PartEncoder {
 
   /** Closes the file: the last part (possibly empty when the file ended exactly at a part). */
   end(): Buffer {
-    const text = encodeEnd(this.format, this.count);
+    const text = encodeEnd(this.format, this.count, this.frame);
     if (text) {
       this.block.push(text);
       this.blockBytes += Buffer.byteLength(text);

@@ -21,6 +21,7 @@ import {
   nightlyListQuerySchema,
   nightlyListSchema,
 } from "./schemas/exports.js";
+import { consistencyQuerySchema, consistencySchema, eventProofSchema, logKeySchema } from "./schemas/log.js";
 import { problemSchema } from "./schemas/problem.js";
 import { listEventsQuerySchema } from "./schemas/query.js";
 
@@ -130,6 +131,62 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
       "200": { description: "The event", content: { "application/json": { schema: storedEventSchema } } },
       ...common,
       "404": problemResponse("No such event in the caller's workspace."),
+    },
+  },
+  "get-event-proof": {
+    operationId: "getEventProof",
+    summary: "An event's leaf index and inclusion proof against the latest checkpoint",
+    description:
+      "409 while the event is not covered by a checkpoint yet (within about two minutes of its write), or when its stored content is not what the log sealed (reported to the operator). Recorded as `audit.queried`.",
+    requestParams: { path: z.object({ id: storedEventIdSchema }) },
+    responses: {
+      "200": { description: "The proof", content: { "application/json": { schema: eventProofSchema } } },
+      ...common,
+      "404": problemResponse("No such event in the caller's workspace."),
+      "409": problemResponse("Not covered by a checkpoint yet, or not in the tree as stored."),
+    },
+  },
+  "get-log-checkpoint": {
+    operationId: "getLogCheckpoint",
+    summary: "The workspace's latest signed checkpoint (c2sp.org/tlog-checkpoint, as a signed note)",
+    description: "Recorded as `audit.queried`.",
+    responses: {
+      "200": { description: "The note", content: { "text/plain": { schema: z.string() } } },
+      ...common,
+      "404": problemResponse("No checkpoint yet: the workspace has no events."),
+    },
+  },
+  "get-log-key": {
+    operationId: "getLogKey",
+    summary: "The key that verifies checkpoints, and this workspace's origin",
+    description: "Pin it out of band (docs/integrity.md). Recorded as `audit.queried`.",
+    responses: {
+      "200": { description: "The key", content: { "application/json": { schema: logKeySchema } } },
+      ...common,
+    },
+  },
+  "get-log-tile": {
+    operationId: "getLogTile",
+    summary: "A hash tile of the workspace's tree (c2sp.org/tlog-tiles: tile/<L>/<N>[.p/<W>])",
+    description: "Hash tiles hold hashes only, no event content. Recorded as `audit.queried`.",
+    requestParams: { path: z.object({ path: z.string().meta({ description: "`<L>/<N>[.p/<W>]`" }) }) },
+    responses: {
+      "200": {
+        description: "width × 32 bytes",
+        content: { "application/octet-stream": { schema: z.string() } },
+      },
+      ...common,
+      "404": problemResponse("Not a tile path, or a tile the tree does not have."),
+    },
+  },
+  "get-log-consistency": {
+    operationId: "getLogConsistency",
+    summary: "A consistency proof between two tree sizes",
+    description: "Recorded as `audit.queried`.",
+    requestParams: { query: consistencyQuerySchema },
+    responses: {
+      "200": { description: "The proof", content: { "application/json": { schema: consistencySchema } } },
+      ...common,
     },
   },
   "create-key": {
@@ -244,7 +301,9 @@ export function openApiDocument() {
   for (const route of ROUTES) {
     const operation = operations[route.handler];
     if (!operation) throw new Error(`no OpenAPI operation for ${route.handler}`);
-    paths[route.path] = { ...paths[route.path], [route.method.toLowerCase()]: operation };
+    // API Gateway's greedy `{name+}` is `{name}` in OpenAPI.
+    const path = route.path.replace(/\{(\w+)\+\}/g, "{$1}");
+    paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };
   }
   return createDocument({
     openapi: "3.1.0",

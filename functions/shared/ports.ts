@@ -1,4 +1,5 @@
 import type { UnavailableError } from "./errors.js";
+import type { EvidenceFrame } from "./export-formats.js";
 import type { Scope } from "./routes.js";
 import type { StoredEvent } from "./schemas/event.js";
 import type { NoteSigner } from "./tlog/note.js";
@@ -245,7 +246,7 @@ export interface ControlStore {
 export interface ExportJob {
   exportId: string;
   workspaceId: string;
-  format: "csv" | "json" | "ndjson";
+  format: "csv" | "json" | "ndjson" | "evidence";
   gzip: boolean;
   /** The normalised filters, as GET /v1/events takes them. */
   filters: Record<string, string>;
@@ -265,6 +266,10 @@ export interface ExportJob {
   attempts?: number;
   /** The file so far, when a run handed over or died after uploading parts. */
   progress?: FileCheckpoint;
+  /** An evidence bundle: the size of a checkpoint the caller already trusts (a consistency proof from it). */
+  trustedSize?: number;
+  /** An evidence bundle's fixed lines, chosen by its first run. */
+  evidence?: EvidenceFrame;
 }
 
 /** Hands an export to the worker (SQS on AWS and in the local runtime). */

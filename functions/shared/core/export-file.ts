@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type ExportFormat, PartEncoder } from "../export-formats.js";
+import { type EvidenceFrame, type ExportFormat, PartEncoder } from "../export-formats.js";
 import type { ArchiveStore, FileCheckpoint, ObjectOptions, UploadedPart } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
 import { Keys } from "../table.js";
@@ -42,6 +42,8 @@ export interface WriteFileOptions extends ObjectOptions {
   events: AsyncIterable<StoredEvent>;
   resume?: FileCheckpoint;
   partBytes?: number;
+  /** The fixed lines of an evidence bundle (format "evidence"). */
+  frame?: EvidenceFrame;
   /** Called with every event written (the nightly manifest's Merkle tree). */
   onEvent?: (event: StoredEvent) => void;
   /**
@@ -64,7 +66,14 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   const { archive, key, resume } = options;
   const object = { contentType: options.contentType, retainUntil: options.retainUntil };
   const partBytes = Math.max(options.partBytes ?? DEFAULT_PART_BYTES, MIN_PART_BYTES);
-  const encoder = new PartEncoder(options.format, options.gzip, partBytes, resume?.eventCount ?? 0);
+  const encoder = new PartEncoder(
+    options.format,
+    options.gzip,
+    partBytes,
+    resume?.eventCount ?? 0,
+    undefined,
+    options.frame,
+  );
   const hash = resume ? undefined : createHash("sha256");
   const parts: UploadedPart[] = [...(resume?.parts ?? [])];
   let uploadId = resume?.uploadId;

@@ -1,13 +1,16 @@
-import { CONTENT_TYPES } from "../export-formats.js";
+import { ConflictError, NotFoundError } from "../errors.js";
+import { CONTENT_TYPES, type EvidenceFrame } from "../export-formats.js";
 import { logger } from "../logger.js";
 import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.js";
-import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
+import { type StoredEvent, USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
+import { Keys } from "../table.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 import { ExportTooLargeError, type FileResult, writeExportFile } from "./export-file.js";
 import { storeQueryOf } from "./filters.js";
+import { evidenceFrame, type LogReadDeps } from "./log.js";
 import { validationError } from "./zod-errors.js";
 
 type WithArchive = EventsDeps & { archive: ArchiveStore };
@@ -17,7 +20,8 @@ export const DOWNLOAD_URL_SECONDS = 600;
 /** On-demand files are locked for a day (evidence while in use), then lifecycle may expire them. */
 const ON_DEMAND_LOCK_MS = 86_400_000;
 
-const extension = (job: ExportJob) => `${job.format}${job.gzip ? ".gz" : ""}`;
+const extension = (job: ExportJob) =>
+  job.format === "evidence" ? "evidence.ndjson.gz" : `${job.format}${job.gzip ? ".gz" : ""}`;
 
 /** What the API shows of a job: never the object key. */
 function view(job: ExportJob, url?: string) {
@@ -48,13 +52,15 @@ export async function createExport(
 ) {
   const parsed = createExportBodySchema.safeParse(body);
   if (!parsed.success) throw validationError(parsed.error);
-  const { format, gzip, ...filters } = parsed.data;
+  const { format, gzip, trustedSize, ...filters } = parsed.data;
   const now = deps.clock.now();
   const job: ExportJob = {
     exportId: deps.newId(now),
     workspaceId: principal.workspaceId,
     format,
-    gzip,
+    // An evidence bundle is always gzip (docs/evidence.md).
+    gzip: format === "evidence" ? true : gzip,
+    ...(trustedSize !== undefined ? { trustedSize } : {}),
     filters: Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined)) as Record<
       string,
       string
@@ -84,7 +90,11 @@ export interface RunExportOptions {
   delivery?: number;
 }
 
-export type RunExportDeps = WithArchive & { exportQueue: ExportQueue };
+export type RunExportDeps = WithArchive & {
+  exportQueue: ExportQueue;
+  /** The verifiable log, for evidence bundles. */
+  log?: LogReadDeps;
+};
 
 /**
  * Writes one export: the paged query, newest first as the API pages it, through
@@ -145,6 +155,26 @@ export async function runExport(
   const upper = [query.beforeKey, snapshotKey, job.progress?.lastKey]
     .filter((k): k is string => k !== undefined)
     .sort()[0];
+  let events: AsyncIterable<StoredEvent> = deps.events.stream({ ...query, beforeKey: upper });
+  if (job.format === "evidence") {
+    if (!deps.log) throw new Error("evidence bundles need the verifiable log");
+    if (!job.evidence) {
+      try {
+        const evidence = await evidenceFrame(deps.log, job, {
+          fromKey: query.fromKey,
+          beforeKey: [query.beforeKey, snapshotKey]
+            .filter((k): k is string => k !== undefined)
+            .sort()[0] as string,
+        });
+        job = { ...job, evidence, revision: job.revision + 1 };
+      } catch (err: unknown) {
+        if (err instanceof NotFoundError || err instanceof ConflictError) return fail(job, err.message);
+        throw err;
+      }
+      if (!(await deps.control.updateExportJob(job))) return deps.control.getExportJob(exportId);
+    }
+    events = evidenceEvents(deps, job, query.fromKey, job.evidence as EvidenceFrame);
+  }
   let result: FileResult;
   try {
     result = await writeExportFile({
@@ -155,7 +185,8 @@ export async function runExport(
       format: job.format,
       gzip: job.gzip,
       partBytes: options.partBytes,
-      events: deps.events.stream({ ...query, beforeKey: upper }),
+      events,
+      frame: job.evidence,
       resume: job.progress,
       afterPart: async (progress) => {
         job = { ...job, progress, revision: job.revision + 1 };
@@ -171,6 +202,17 @@ export async function runExport(
     return fail(job, "the export could not be written; create a new one");
   }
 
+  if (
+    result.status === "written" &&
+    job.evidence &&
+    result.eventCount !== JSON.parse(job.evidence.header).count
+  ) {
+    // The log no longer holds what the checkpoint covered (events removed or inserted since): no bundle.
+    return fail(
+      job,
+      `the log changed under the export: ${result.eventCount} events, the checkpoint covers ${JSON.parse(job.evidence.header).count}`,
+    );
+  }
   if (result.status === "stopped") {
     await deps.exportQueue.enqueue(exportId);
     logger.info("export handed over", { exportId, events: result.checkpoint.eventCount });
@@ -243,4 +285,27 @@ export async function getExport(deps: WithArchive, principal: Principal, client:
     },
   });
   return view(job, url);
+}
+
+/** An evidence bundle's events: oldest first, from the span's start (or after the last one written) to its last sealed event. */
+async function* evidenceEvents(
+  deps: RunExportDeps,
+  job: ExportJob,
+  fromKey: string | undefined,
+  frame: EvidenceFrame,
+): AsyncIterable<StoredEvent> {
+  if (!frame.lastKey) return;
+  const after = job.progress?.lastKey;
+  for await (const event of deps.events.stream({
+    workspaceId: job.workspaceId,
+    fromKey: after ?? fromKey,
+    beforeKey: `${frame.lastKey}~`,
+    ascending: true,
+    nowEpochSeconds: 0,
+  })) {
+    const key = Keys.eventSk(event.recordedAt, event.id);
+    if (after !== undefined && key <= after) continue;
+    if (key > frame.lastKey) return;
+    yield event;
+  }
 }

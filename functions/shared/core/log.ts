@@ -1,5 +1,6 @@
 import { canonicalJson, sha256Hex } from "../canonical.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import type { EvidenceFrame } from "../export-formats.js";
 import { logger } from "../logger.js";
 import {
   type ArchiveStore,
@@ -10,8 +11,9 @@ import {
   SEAL_SETTLE_MS,
 } from "../ports.js";
 import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
+import { consistencyQuerySchema } from "../schemas/log.js";
 import { Keys, OPERATOR_LOG } from "../table.js";
-import type { DayLogEvidence } from "../tlog/bundle.js";
+import { BUNDLE_FORMAT, type BundleHeader, type BundleTrailer, type DayLogEvidence } from "../tlog/bundle.js";
 import {
   CompactRange,
   consistencySpans,
@@ -38,6 +40,7 @@ import {
 } from "../tlog/tiles.js";
 import { type Client, recordQueried, recordReach } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
+import { validationError } from "./zod-errors.js";
 
 /**
  * The verifiable log (docs/integrity.md): per workspace, an RFC 6962 tree over its events in sort
@@ -51,6 +54,9 @@ export interface LogDeps extends EventsDeps {
   /** The stage's log name (`LOG_NAME`): the key name, and the prefix of every origin. */
   logName: string;
 }
+
+/** What reading the tree needs (no signing key). */
+export type LogReadDeps = Omit<LogDeps, "checkpoints">;
 
 const DAY_MS = 86_400_000;
 /** Tiles and checkpoints outlive the events they cover by this much, so old proofs still verify. */
@@ -262,7 +268,7 @@ export async function runSealer(deps: LogDeps, now: Date): Promise<SealOutcome[]
 
 // ---- reads (scope events:read, each recorded as audit.queried) ----
 
-async function stateOrNotFound(deps: LogDeps, workspaceId: string): Promise<LogState> {
+async function stateOrNotFound(deps: LogReadDeps, workspaceId: string): Promise<LogState> {
   const state = await deps.log.getState(workspaceId);
   if (!state)
     throw new NotFoundError(
@@ -272,7 +278,7 @@ async function stateOrNotFound(deps: LogDeps, workspaceId: string): Promise<LogS
 }
 
 /** Reads tiles as a tree of `size` has them; a partial tile never written at that width is a prefix of the current one. */
-function archiveTiles(deps: LogDeps, workspaceId: string, current: number): TileReader {
+function archiveTiles(deps: LogReadDeps, workspaceId: string, current: number): TileReader {
   return async (id) => {
     const exact = await deps.archive.get(tileKey(workspaceId, id));
     if (exact) return exact;
@@ -322,7 +328,7 @@ export async function readTile(
 const b64 = (h: Buffer) => h.toString("base64");
 
 /** Where an event sits in the tree: its anchor's tile, then its leaf hash in that tile. */
-async function leafIndexOf(deps: LogDeps, state: LogState, event: StoredEvent): Promise<number> {
+async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEvent): Promise<number> {
   const key = Keys.eventSk(event.recordedAt, event.id);
   if (key > state.lastKey) {
     throw new ConflictError(`event ${event.id} is not covered by a checkpoint yet; retry in a minute`);
@@ -398,16 +404,11 @@ export async function consistencyProof(
   client: Client,
   query: Record<string, string | undefined>,
 ) {
+  const parsed = consistencyQuerySchema.safeParse(query);
+  if (!parsed.success) throw validationError(parsed.error);
   const state = await stateOrNotFound(deps, principal.workspaceId);
-  const size = (name: string, raw: string | undefined, fallback?: number) => {
-    if (raw === undefined && fallback !== undefined) return fallback;
-    if (raw === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(raw)) {
-      throw new ValidationError([{ path: `/${name}`, message: "must be a tree size (a decimal integer)" }]);
-    }
-    return Number(raw);
-  };
-  const from = size("from", query.from);
-  const to = size("to", query.to, state.size);
+  const { from } = parsed.data;
+  const to = parsed.data.to ?? state.size;
   if (from > to || to > state.size) {
     throw new ValidationError([
       { path: "/to", message: `need from ≤ to ≤ ${state.size} (the latest checkpoint's size)` },
@@ -456,5 +457,71 @@ export async function dayEvidence(
     range: { start, end },
     checkpoint: state.checkpoint,
     proof: proof.map(b64),
+  };
+}
+
+/** The first event of a query, or undefined. */
+async function firstOf(stream: AsyncIterable<StoredEvent>, keep: (key: string) => boolean) {
+  for await (const event of stream) if (keep(Keys.eventSk(event.recordedAt, event.id))) return event;
+  return undefined;
+}
+
+/**
+ * An evidence bundle's frame for an export of `[fromKey, beforeKey)`: the latest checkpoint, the
+ * leaf range of the events in that span the checkpoint covers (later ones are left out: they have
+ * no proof yet), the range proof, and, when asked, a consistency proof from `trustedSize`.
+ */
+export async function evidenceFrame(
+  deps: LogReadDeps,
+  job: { workspaceId: string; filters: Record<string, string>; createdAt: string; trustedSize?: number },
+  span: { fromKey?: string; beforeKey: string },
+): Promise<EvidenceFrame> {
+  const state = await stateOrNotFound(deps, job.workspaceId);
+  const sealed = (key: string) => key <= state.lastKey;
+  const query = {
+    workspaceId: job.workspaceId,
+    fromKey: span.fromKey,
+    beforeKey: span.beforeKey,
+    nowEpochSeconds: 0,
+  };
+  const first = await firstOf(deps.events.stream({ ...query, ascending: true }), sealed);
+  const last = first ? await firstOf(deps.events.stream(query), sealed) : undefined;
+  const hashes = new TileHashes(state.size, archiveTiles(deps, job.workspaceId, state.size));
+  let range: { start: number; end: number } | null = null;
+  let proof: Buffer[] = [];
+  if (first && last) {
+    range = { start: await leafIndexOf(deps, state, first), end: (await leafIndexOf(deps, state, last)) + 1 };
+    proof = await hashes.spans(
+      multiProofSpans(
+        state.size,
+        Array.from({ length: range.end - range.start }, (_, i) => (range as { start: number }).start + i),
+      ),
+    );
+  }
+  let consistency: BundleTrailer["consistency"];
+  if (job.trustedSize !== undefined) {
+    if (job.trustedSize > state.size) {
+      throw new ConflictError(
+        `trustedSize ${job.trustedSize} is beyond the latest checkpoint (${state.size})`,
+      );
+    }
+    const c = await hashes.spans(consistencySpans(job.trustedSize, state.size));
+    consistency = { from: job.trustedSize, to: state.size, proof: c.map(b64) };
+  }
+  const header: BundleHeader = {
+    format: BUNDLE_FORMAT,
+    workspace: job.workspaceId,
+    checkpoint: state.checkpoint,
+    filters: job.filters,
+    range,
+    count: range ? range.end - range.start : 0,
+    createdAt: job.createdAt,
+  };
+  const trailer: BundleTrailer = { proof: proof.map(b64), ...(consistency ? { consistency } : {}) };
+  return {
+    header: JSON.stringify(header),
+    start: range?.start ?? 0,
+    trailer: JSON.stringify(trailer),
+    lastKey: last ? Keys.eventSk(last.recordedAt, last.id) : "",
   };
 }

@@ -68,10 +68,29 @@ export type NightlyManifest = z.infer<typeof nightlyManifestSchema>;
 /** POST /v1/exports: a format, optional gzip, and the same filters as GET /v1/events. */
 export const createExportBodySchema = eventFiltersSchema
   .extend({
-    format: z.enum(EXPORT_FORMATS),
+    format: z.enum(EXPORT_FORMATS).meta({
+      description:
+        "`evidence`: an evidence bundle (docs/evidence.md) of every sealed event in since–until, with their leaf indexes, the range proof and the checkpoint; always gzip. It takes no other filter: a filtered set has gaps no proof can vouch for.",
+    }),
     gzip: z.boolean().default(false),
+    trustedSize: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().meta({
+      description:
+        "Evidence bundles only: the size of a checkpoint you already hold; the bundle then carries a consistency proof from it.",
+    }),
   })
   .strict()
+  .refine(
+    (q) =>
+      q.format !== "evidence" ||
+      Object.entries(q).every(
+        ([k, v]) => ["format", "gzip", "since", "until", "trustedSize"].includes(k) || v === undefined,
+      ),
+    { message: "an evidence bundle covers a whole time range: only since and until apply", path: ["format"] },
+  )
+  .refine((q) => q.format === "evidence" || q.trustedSize === undefined, {
+    message: "only evidence bundles take a trusted size",
+    path: ["trustedSize"],
+  })
   .refine((q) => !q.since || !q.until || q.since < q.until, {
     message: "must be later than since",
     path: ["until"],
