@@ -8,6 +8,7 @@ import type { StoredEvent } from "../../functions/shared/schemas/event.js";
 import type { BundleHeader, BundleTrailer } from "../../functions/shared/tlog/bundle.js";
 import { leafHash, rootFromMultiProof, verifyConsistency } from "../../functions/shared/tlog/merkle.js";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../../functions/shared/tlog/note.js";
+import { verifyBundle } from "../../functions/shared/tlog/verify.js";
 import { call, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 const T0 = "2026-11-30T08:00:00.000Z";
@@ -93,6 +94,10 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
     const leaves = entries.map((e) => ({ index: e.index, hash: leafHash(leafDataOf(e.event)) }));
     const proof = trailer.proof.map((h) => Buffer.from(h, "base64"));
     expect(rootFromMultiProof(cp.size, leaves, proof).equals(cp.root)).toBe(true);
+    // and the offline verifier accepts the service's own file, with the pinned key
+    const report = await verifyBundle(bundle.bytes, { verifierKeys: [key] });
+    expect(report.messages).toEqual([]);
+    expect(report).toMatchObject({ ok: true, exitCode: 0, eventsVerified: 120 });
   });
 
   it("carries a consistency proof from a size the caller trusts, and leaves out what no checkpoint covers yet", async () => {

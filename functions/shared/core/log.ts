@@ -40,6 +40,7 @@ import {
 } from "../tlog/tiles.js";
 import { type Client, recordQueried, recordReach } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
+import { INTEGRITY_VIOLATION } from "./tamper-watch.js";
 import { validationError } from "./zod-errors.js";
 
 /**

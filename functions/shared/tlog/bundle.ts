@@ -2,8 +2,9 @@
  * The evidence formats the service writes and the offline verifier (scripts/verify.ts) reads.
  * docs/evidence.md describes them for auditors.
  *
- * **Evidence bundle** (`POST /v1/exports` with `"format": "evidence"`): one gzip member holding
- * NDJSON lines, nothing after it:
+ * **Evidence bundle** (`POST /v1/exports` with `"format": "evidence"`): gzip (a series of complete
+ * members of about 1 MiB of input each, RFC 1952 §2.2, as every export is written so it can resume;
+ * no empty member, nothing after the last) holding NDJSON lines, nothing after the trailer:
  * 1. one {@link BundleHeader};
  * 2. one {@link BundleEntry} per event, in leaf index order;
  * 3. one {@link BundleTrailer}.
