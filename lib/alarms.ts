@@ -142,10 +142,23 @@ export class Alarms extends Construct {
    * depth). Missing data means nothing happened, so it does not alarm.
    */
   atLeastOnce(id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
+    return this.atOrAbove(id, metric, 1, description);
+  }
+
+  /**
+   * Alarms when `metric` reaches `threshold` within one period (say, a stream consumer's iterator
+   * age). Missing data does not alarm.
+   */
+  atOrAbove(
+    id: string,
+    metric: cloudwatch.IMetric,
+    threshold: number,
+    description: string,
+  ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, id, {
       alarmDescription: description,
       metric,
-      threshold: 1,
+      threshold,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

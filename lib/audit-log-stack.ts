@@ -3,14 +3,16 @@ import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
+import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { Config } from "../functions/shared/config.js";
 import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED } from "../functions/shared/core/access.js";
+import { INTEGRITY_VIOLATION } from "../functions/shared/core/tamper-watch.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
-import { ControlIndex } from "../functions/shared/table.js";
+import { ControlIndex, checkpointKeyAlias, logNameOf } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
 import { DESTINATION_DELIVERY_FAILED, DestinationSecrets } from "./destination-secrets.js";
 
@@ -21,6 +23,7 @@ import { ScheduledJob } from "./scheduled-job.js";
 import { ServiceFunction } from "./service-function.js";
 import type { StageConfig } from "./stages.js";
 import { AuditTables, type ControlAccess } from "./tables.js";
+import { TamperWatch } from "./tamper-watch.js";
 
 /** Failed authentications older than this and not yet in the log raise an alarm. */
 const FAILURE_BACKLOG_ALARM_SECONDS = 300;
@@ -56,6 +59,12 @@ export interface HandlerSpec {
    */
   readonly exportBucket?: "write" | "read";
   /**
+   * The verifiable log (`LOG_SIGNING_KEY_ID`, `LOG_NAME`, `EXPORT_BUCKET`): "seal" may sign
+   * checkpoints with the stage's KMS key, replace the log's state and anchors, and write tiles;
+   * "read" may read the public key, the state and anchors, and the tiles.
+   */
+  readonly verifiableLog?: "seal" | "read";
+  /**
    * The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is
    * fed by it (batch size 1). The worker does both: it queues the rest of an export to hand over.
    */
@@ -82,6 +91,14 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "post-events": { description: "POST /v1/events: append events", appendEvents: true },
   "list-events": { description: "GET /v1/events: query events", queryEvents: true, cursorSecret: true },
   "get-event": { description: "GET /v1/events/{id}" },
+  "get-event-proof": { description: "GET /v1/events/{id}/proof: inclusion proof", verifiableLog: "read" },
+  "get-log-checkpoint": {
+    description: "GET /v1/log/checkpoint: the latest signed checkpoint",
+    verifiableLog: "read",
+  },
+  "get-log-key": { description: "GET /v1/log/key: the checkpoint verifier key", verifiableLog: "read" },
+  "get-log-tile": { description: "GET /v1/log/tile/*: the tree's hash tiles", verifiableLog: "read" },
+  "get-log-consistency": { description: "GET /v1/log/consistency: consistency proof", verifiableLog: "read" },
   "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
   "list-keys": { description: "GET /v1/keys", control: { queryIndexes: [ControlIndex.keysByWorkspace] } },
   "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
@@ -110,6 +127,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     appendEvents: true,
     control: { update: ["exportJob"] },
     exportBucket: "write",
+    // Evidence bundles: the log's state, anchors and tiles (no signing).
+    verifiableLog: "read",
     // Fed by the queue; sends the export back to it to hand over before the 15-minute limit.
     exportQueue: ["consume", "send"],
     memorySize: 1024,
@@ -122,12 +141,26 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     appendEvents: true,
     control: { scan: true },
     exportBucket: "write",
+    // The manifest names the day's leaves and their range proof; it seals first if the tree is behind.
+    verifiableLog: "seal",
     // Copies each day's files to the workspace's own bucket, if it set a destination.
     destinationSecrets: "read",
     schedule: { maxEventAge: Duration.hours(6) },
     memorySize: 1024,
     // Lambda's ceiling. The job works per workspace-day and skips what an earlier run already wrote.
     timeout: Duration.minutes(15),
+  },
+  "seal-log": {
+    description: "Seals each workspace's new events into its Merkle tree: tiles and a signed checkpoint",
+    queryEvents: true,
+    // integrity.violation events go into the operator log.
+    appendEvents: true,
+    control: { scan: true },
+    verifiableLog: "seal",
+    // Every minute; a run more than a few minutes late is superseded by the next.
+    schedule: { maxEventAge: Duration.minutes(10) },
+    memorySize: 1024,
+    timeout: Duration.seconds(50),
   },
   "flush-access-failures": {
     description: "Writes access.denied events for ended windows of failed logins and cross-workspace reaches",
@@ -164,6 +197,10 @@ export class AuditLogStack extends Stack {
   readonly exportQueue: ExportQueue;
   /** The name prefix of customers' destination secrets, and the grants on it. */
   readonly destinationSecrets: DestinationSecrets;
+  /** The function on the events table's stream that flags changes made outside the write path. */
+  readonly tamperWatch: TamperWatch;
+  /** The KMS key (ECC_NIST_P256) that signs the verifiable log's checkpoints. */
+  readonly checkpointKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: AuditLogStackProps) {
     const { config, ...stackProps } = props;
@@ -214,6 +251,21 @@ export class AuditLogStack extends Stack {
       EXPORT_BUCKET: this.archive.bucket.bucketName,
     } satisfies Partial<Record<keyof Config, string>>;
 
+    // Signs every workspace's checkpoints. The private key never leaves KMS; verifiers pin the
+    // public key (GET /v1/log/key, docs/integrity.md).
+    this.checkpointKey = new kms.Key(this, "CheckpointKey", {
+      description: `Signs the audit log's checkpoints (${config.name}): c2sp.org/signed-note type 0x02`,
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      alias: checkpointKeyAlias(config.name),
+      removalPolicy: config.removalPolicy,
+    });
+    const logEnv = {
+      LOG_SIGNING_KEY_ID: this.checkpointKey.keyArn,
+      LOG_NAME: logNameOf(config.name),
+      ...exportEnv,
+    } satisfies Partial<Record<keyof Config, string>>;
+
     const destinationSecrets = new DestinationSecrets(this, "DestinationSecrets", { stage: config.name });
     this.destinationSecrets = destinationSecrets;
     // Deliberately no ALLOW_HTTP_DESTINATIONS: deployed stages accept https destinations only.
@@ -240,6 +292,7 @@ export class AuditLogStack extends Stack {
         environment: {
           ...sharedEnv,
           ...(spec.exportBucket ? exportEnv : {}),
+          ...(spec.verifiableLog ? logEnv : {}),
           ...(spec.destinationSecrets ? destinationEnv : {}),
           ...(spec.exportQueue?.includes("send") ? { EXPORT_QUEUE_URL: exportQueue.queue.queueUrl } : {}),
         },
@@ -257,12 +310,27 @@ export class AuditLogStack extends Stack {
       if (spec.lookupEventOwners) this.tables.grantEventOwnerLookup(sf.role);
       // Appending reads the workspace (its retention); authenticating reads the key and counts
       // failures, and a reach for another workspace's resource is counted too.
-      if (appends || spec.control) {
+      if (appends || spec.control || spec.verifiableLog) {
         const counters = authenticated ? (["failureCounter", "reachCounter"] as const) : [];
         this.tables.grantControl(sf.role, {
           ...spec.control,
           update: [...new Set([...(spec.control?.update ?? []), ...counters])],
+          create: [
+            ...(spec.control?.create ?? []),
+            ...(spec.verifiableLog === "seal" ? (["logState"] as const) : []),
+          ],
+          queryLog: spec.verifiableLog !== undefined,
         });
+      }
+      if (spec.verifiableLog) {
+        this.checkpointKey.grant(
+          sf.role,
+          "kms:GetPublicKey",
+          ...(spec.verifiableLog === "seal" ? ["kms:Sign"] : []),
+        );
+        // Tiles live in the Object Lock bucket; a function with its own bucket grant keeps that one.
+        if (!spec.exportBucket && spec.verifiableLog === "seal") this.archive.grantExportWrite(sf.role);
+        if (!spec.exportBucket && spec.verifiableLog === "read") this.archive.grantExportRead(sf.role);
       }
       if (spec.cursorSecret) cursorSecret.grantRead(sf.role);
       if (spec.destinationSecrets === "write") destinationSecrets.grantWrite(sf.role);
@@ -280,6 +348,17 @@ export class AuditLogStack extends Stack {
       throw new Error(`HANDLERS lists handlers that no route or schedule uses: ${unused.join(", ")}`);
     }
     this.functions = functions;
+    // Fed by the events table's stream, not by a route, schedule or queue: built apart from HANDLERS.
+    this.tamperWatch = new TamperWatch(this, "TamperWatch", {
+      tables: this.tables,
+      projectRoot: REPO_ROOT,
+      stage: config.name,
+      environment: sharedEnv,
+      logRetention: config.functionLogRetention,
+      logRemovalPolicy: config.removalPolicy,
+      tracing: config.tracing,
+      logLevel: config.logLevel,
+    });
     const fn = (handler: string): lambda.IFunction => {
       const sf = functions.get(handler);
       if (sf === undefined) throw new Error(`no function for handler "${handler}"`);
@@ -325,6 +404,7 @@ export class AuditLogStack extends Stack {
     });
     this.alarms = alarms;
     for (const [handler, sf] of functions) alarms.watchFunction(constructId(handler), sf.function);
+    this.tamperWatch.addAlarms(alarms);
     alarms.atLeastOnce(
       "Api5xx",
       this.http.stage.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
@@ -379,6 +459,18 @@ export class AuditLogStack extends Stack {
       FAILURE_BACKLOG_ALARM_SECONDS,
       "Failed authentications have waited over 5 minutes to be logged, or the flush is not running: see docs/deploy.md",
     );
+    // The sealer (a stored tile or an event that does not match the tree), the proof route, and the
+    // export worker placing an evidence bundle's events in the tree log the same line as the tamper watch.
+    for (const handler of ["seal-log", "get-event-proof", "nightly-export", "export-worker"]) {
+      const sf = functions.get(handler);
+      if (sf === undefined) throw new Error(`no function for handler "${handler}"`);
+      alarms.onLogMessage(
+        `${constructId(handler)}IntegrityViolation`,
+        sf.logGroup,
+        INTEGRITY_VIOLATION,
+        `${handler} found the log or its tree changed outside the write path: see the operator's security log (integrity.violation) and docs/integrity.md`,
+      );
+    }
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(
         `${constructId(handler)}DeadLetters`,

@@ -30,7 +30,13 @@ const KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"];
 const KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"];
 
 /** Kinds of item in the control table, each under its own partition-key prefix. */
-export type ControlItem = "apiKey" | "workspace" | "failureCounter" | "reachCounter" | "exportJob";
+export type ControlItem =
+  | "apiKey"
+  | "workspace"
+  | "failureCounter"
+  | "reachCounter"
+  | "exportJob"
+  | "logState";
 
 /**
  * Partition-key prefix of each control item kind (`Keys.apiKeyPk`, `Keys.workspacePk`,
@@ -44,6 +50,8 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
   failureCounter: "fail#",
   reachCounter: "reach#",
   exportJob: "export#",
+  // The verifiable log's state and tile anchors (Keys.logPk).
+  logState: "log#",
 };
 
 /**
@@ -59,6 +67,8 @@ export interface ControlAccess {
   readonly queryIndexes?: readonly string[];
   /** Scan: the export job lists every workspace. The control table is small and holds no events. */
   readonly scan?: boolean;
+  /** Query the verifiable log's items (`log#…`: its state and tile anchors) and nothing else. */
+  readonly queryLog?: boolean;
 }
 
 export interface AuditTablesProps {
@@ -231,6 +241,17 @@ export class AuditTables extends Construct {
       );
     }
     if (access.scan) this.allow(grantee, ["dynamodb:Scan"], [table]);
+    if (access.queryLog) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ["dynamodb:Query"],
+          resources: [table],
+          conditions: {
+            "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${CONTROL_KEY_PREFIX.logState}*`] },
+          },
+        }),
+      );
+    }
     const writesAnything = (access.create?.length ?? 0) + (access.update?.length ?? 0) > 0;
     this.allowKey(grantee, writesAnything ? [...KEY_READ_ACTIONS, ...KEY_WRITE_ACTIONS] : KEY_READ_ACTIONS);
   }

@@ -76,12 +76,22 @@ describe.each([
     expect(JSON.stringify(delivery?.Condition)).toContain(bucketId);
   });
 
-  it("only the export functions' roles may touch the bucket: writers never delete or bypass a lock, readers only read", () => {
+  it("only the export and verifiable-log functions' roles may touch the bucket: writers never delete or bypass a lock, readers only read", () => {
     const all = allPolicyStatements(s.template.toJSON() as TemplateJson).filter(
       (p) => p.statement.Effect === "Allow" && JSON.stringify(p.statement.Resource).includes(`"${bucketId}"`),
     );
-    const writers = ["nightly-export", "export-worker"];
-    const readers = ["list-nightly-exports", "get-export"];
+    // The sealer writes tiles and checkpoints, write-once under Object Lock, beside the exports.
+    const writers = ["nightly-export", "export-worker", "seal-log"];
+    // The log's routes read tiles (proofs are built from them); none of them writes.
+    const readers = [
+      "list-nightly-exports",
+      "get-export",
+      "get-event-proof",
+      "get-log-checkpoint",
+      "get-log-key",
+      "get-log-tile",
+      "get-log-consistency",
+    ];
     expect(new Set(all.flatMap((g) => g.roles))).toEqual(
       new Set([...writers, ...readers].map((h) => roleLogicalId(s, h))),
     );

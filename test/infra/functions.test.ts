@@ -19,9 +19,16 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
   const functions = s.template.findResources("AWS::Lambda::Function");
   const logGroups = s.template.findResources("AWS::Logs::LogGroup");
 
-  it("one function per distinct route handler, plus the scheduled ones and the queue workers", () => {
+  it("one function per distinct route handler, plus the scheduled ones, the queue workers and the tamper watch", () => {
     expect([...s.stack.functions.keys()].sort()).toEqual(expectedHandlers);
-    expect(Object.keys(functions)).toHaveLength(expectedHandlers.length);
+    // The tamper watch is fed by the events table's stream, so it is built apart from HANDLERS.
+    expect(Object.keys(functions).sort()).toEqual(
+      [
+        ...expectedHandlers.map((handler) => functionLogicalId(s, handler)),
+        logicalIdOf(s.stack.tamperWatch.function.function),
+      ].sort(),
+    );
+    expect(Object.keys(functions)).toHaveLength(expectedHandlers.length + 1);
   });
 
   it("every function runs nodejs22.x on arm64 with the bundled ESM handler", () => {
@@ -73,13 +80,25 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
     });
   });
 
-  it("only the export functions are told where the export bucket is", () => {
+  it("only the export functions and the verifiable log's (its tiles are there) are told where the export bucket is", () => {
+    const told = [
+      "nightly-export",
+      "list-nightly-exports",
+      "get-export",
+      "export-worker",
+      "seal-log",
+      "get-event-proof",
+      "get-log-checkpoint",
+      "get-log-key",
+      "get-log-tile",
+      "get-log-consistency",
+    ];
     for (const handler of expectedHandlers) {
       const variables = functions[functionLogicalId(s, handler)]?.Properties.Environment.Variables;
-      if (["nightly-export", "list-nightly-exports", "get-export", "export-worker"].includes(handler)) {
-        expect(variables.EXPORT_BUCKET).toEqual({ Ref: logicalIdOf(s.stack.archive.bucket) });
+      if (told.includes(handler)) {
+        expect(variables.EXPORT_BUCKET, handler).toEqual({ Ref: logicalIdOf(s.stack.archive.bucket) });
       } else {
-        expect(variables.EXPORT_BUCKET).toBeUndefined();
+        expect(variables.EXPORT_BUCKET, handler).toBeUndefined();
       }
     }
   });
@@ -131,8 +150,9 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
     }
   });
 
-  it("the export job gets Lambda's full 15 minutes; the minutely flush ends before the next run", () => {
+  it("the export job gets Lambda's full 15 minutes; the minutely flush and sealer end before the next run", () => {
     expect(functions[functionLogicalId(s, "nightly-export")]?.Properties.Timeout).toBe(900);
     expect(functions[functionLogicalId(s, "flush-access-failures")]?.Properties.Timeout).toBeLessThan(60);
+    expect(functions[functionLogicalId(s, "seal-log")]?.Properties.Timeout).toBeLessThan(60);
   });
 });

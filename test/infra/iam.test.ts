@@ -11,6 +11,8 @@ import { STAGE_NAMES, type StageName } from "../../lib/stages.js";
 import {
   actionsOnTable,
   allPolicyStatements,
+  coversTable,
+  flatten,
   forbiddenGrants,
   grantsOnArn,
   type Statement,
@@ -52,6 +54,13 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "list-events": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
   // By its guard; which other workspace holds an id is the flush's question, off the request path.
   "get-event": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  // The verifiable log's reads find the event by its guard (the proof) and append audit.queried;
+  // the tree itself is in the control table and the export bucket.
+  "get-event-proof": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "get-log-checkpoint": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "get-log-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "get-log-tile": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "get-log-consistency": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "create-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "list-keys": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "rotate-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
@@ -67,14 +76,39 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "nightly-export": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
   // Appends access.denied; queries byEventId for who holds a reached event id.
   "flush-access-failures": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+  // Reads each workspace's new events in order, and appends integrity.violation to the operator log.
+  "seal-log": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
 };
 
-const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update?: string[] }> = {
+const LOG = "log#*";
+/**
+ * An authenticated read of the verifiable log: the key and counters as every authenticated route,
+ * plus Query on the log's own items (its state and tile anchors), and nothing else by Query.
+ */
+const LOG_READER = {
+  actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+  update: [FAIL, REACH],
+  query: [LOG],
+};
+
+/**
+ * `put` and `update`: the key prefixes each may write (from LeadingKeys); `query`: what each may
+ * Query, as `index/<name>` or the LeadingKeys prefixes on the table itself.
+ */
+const CONTROL_ACCESS: Record<
+  string,
+  { actions: string[]; put?: string[]; update?: string[]; query?: string[] }
+> = {
   health: { actions: [] },
   openapi: { actions: [] },
   "post-events": AUTHENTICATED,
   "list-events": AUTHENTICATED,
   "get-event": AUTHENTICATED,
+  "get-event-proof": LOG_READER,
+  "get-log-checkpoint": LOG_READER,
+  "get-log-key": LOG_READER,
+  "get-log-tile": LOG_READER,
+  "get-log-consistency": LOG_READER,
   "get-settings": AUTHENTICATED,
   "list-nightly-exports": AUTHENTICATED,
   "get-export": AUTHENTICATED,
@@ -83,7 +117,12 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
     put: ["export#*"],
     update: [FAIL, REACH],
   },
-  "export-worker": { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: ["export#*"] },
+  // Evidence bundles read the log's state and anchors; it never writes them.
+  "export-worker": {
+    actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+    update: ["export#*"],
+    query: [LOG],
+  },
   "create-key": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],
@@ -92,15 +131,28 @@ const CONTROL_ACCESS: Record<string, { actions: string[]; put?: string[]; update
   "list-keys": {
     actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
     update: [FAIL, REACH],
+    query: ["index/keysByWorkspace"],
   },
   "rotate-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
   "revoke-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
   "put-settings": { actions: AUTHENTICATED.actions, update: [FAIL, REACH, "ws#*"] },
-  // The export job walks every workspace: a Scan of the small control table, never of the events table.
-  "nightly-export": { actions: ["dynamodb:GetItem", "dynamodb:Scan"] },
+  // The export job walks every workspace: a Scan of the small control table, never of the events
+  // table. It seals a day first if the tree is behind, so it replaces the log's state and anchors.
+  "nightly-export": {
+    actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
+    put: [LOG],
+    query: [LOG],
+  },
   "flush-access-failures": {
     actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
     update: [FAIL, REACH],
+    query: ["index/pendingFailures"],
+  },
+  // Walks every workspace (Scan); puts the log's state (optimistic, on its revision) and anchors.
+  "seal-log": {
+    actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
+    put: [LOG],
+    query: [LOG],
   },
 };
 
@@ -142,6 +194,11 @@ const DESTINATION_ACCESS: Record<string, string[]> = {
   "post-events": [],
   "list-events": [],
   "get-event": [],
+  "get-event-proof": [],
+  "get-log-checkpoint": [],
+  "get-log-key": [],
+  "get-log-tile": [],
+  "get-log-consistency": [],
   "create-key": [],
   "list-keys": [],
   "rotate-key": [],
@@ -155,7 +212,94 @@ const DESTINATION_ACCESS: Record<string, string[]> = {
   "export-worker": [],
   "nightly-export": ["secretsmanager:GetSecretValue"],
   "flush-access-failures": [],
+  "seal-log": [],
 };
+
+/**
+ * Every KMS action that acts on a key, written out so that a wildcard grant (`kms:*`, `kms:Get*`,
+ * `*`) on the checkpoint key is caught by matching against each of them.
+ */
+const KMS_KEY_ACTIONS = [
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:CreateGrant",
+  "kms:Decrypt",
+  "kms:DeleteAlias",
+  "kms:DeleteImportedKeyMaterial",
+  "kms:DeriveSharedSecret",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:Encrypt",
+  "kms:GenerateDataKey",
+  "kms:GenerateDataKeyPair",
+  "kms:GenerateDataKeyPairWithoutPlaintext",
+  "kms:GenerateDataKeyWithoutPlaintext",
+  "kms:GenerateMac",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:GetParametersForImport",
+  "kms:GetPublicKey",
+  "kms:ImportKeyMaterial",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:ReEncryptFrom",
+  "kms:ReEncryptTo",
+  "kms:ReplicateKey",
+  "kms:RetireGrant",
+  "kms:RevokeGrant",
+  "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion",
+  "kms:Sign",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
+  "kms:UpdatePrimaryRegion",
+  "kms:Verify",
+  "kms:VerifyMac",
+] as const;
+
+const SIGNER = ["kms:GetPublicKey", "kms:Sign"];
+const VERIFIER = ["kms:GetPublicKey"];
+/**
+ * The checkpoint key (ECC_NIST_P256, SIGN_VERIFY): the sealer, and the nightly export that seals a
+ * day first when the tree is behind, sign with it; the log's readers and the export worker (evidence
+ * bundles) only read its public key. Nobody may decrypt, encrypt, or manage it.
+ */
+const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
+  health: [],
+  openapi: [],
+  "post-events": [],
+  "list-events": [],
+  "get-event": [],
+  "get-event-proof": VERIFIER,
+  "get-log-checkpoint": VERIFIER,
+  "get-log-key": VERIFIER,
+  "get-log-tile": VERIFIER,
+  "get-log-consistency": VERIFIER,
+  "create-key": [],
+  "list-keys": [],
+  "rotate-key": [],
+  "revoke-key": [],
+  "get-settings": [],
+  "put-settings": [],
+  "list-nightly-exports": [],
+  "create-export": [],
+  "get-export": [],
+  "export-worker": VERIFIER,
+  "nightly-export": SIGNER,
+  "flush-access-failures": [],
+  "seal-log": SIGNER,
+};
+
+/** A sample ARN of a KMS key in the walker's sample account, which wildcard resources match. */
+const SAMPLE_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 /** A secret as Secrets Manager names it: the name, then `-` and six random characters. */
 const destinationSecretArn = (stage: StageName, workspaceId: string) =>
@@ -167,6 +311,7 @@ describe("the expectation tables", () => {
     expect(Object.keys(EVENTS_ACCESS).sort()).toEqual(built);
     expect(Object.keys(CONTROL_ACCESS).sort()).toEqual(built);
     expect(Object.keys(DESTINATION_ACCESS).sort()).toEqual(built);
+    expect(Object.keys(CHECKPOINT_KEY_ACCESS).sort()).toEqual(built);
   });
 });
 
@@ -253,6 +398,36 @@ describe("IAM on the control table (prod)", () => {
       .sort();
   }
 
+  /**
+   * What a role may Query in the control table: `index/<name>` for an index, and for the table
+   * itself the LeadingKeys prefixes its condition allows (`<unrestricted>` without one).
+   */
+  function queryScopes(handler: string): string[] {
+    const role = roleLogicalId(s, handler);
+    const tableArn = flatten({ "Fn::GetAtt": [control.logicalId, "Arn"] }, control);
+    return statements
+      .filter(
+        (p) =>
+          p.roles.includes(role) &&
+          p.statement.Effect === "Allow" &&
+          [p.statement.Action ?? []].flat().includes("dynamodb:Query"),
+      )
+      .flatMap((p) => {
+        const condition = p.statement.Condition as Record<string, Record<string, string[]>> | undefined;
+        const leading = condition?.["ForAllValues:StringLike"]?.["dynamodb:LeadingKeys"] ?? [
+          "<unrestricted>",
+        ];
+        return [p.statement.Resource ?? []].flat().flatMap((resource) => {
+          const arn = flatten(resource, control);
+          if (arn === tableArn) return leading;
+          if (arn.startsWith(`${tableArn}/index/`)) return [arn.slice(tableArn.length + 1)];
+          // Anything else that still reaches the control table (a wildcard) is unexpected.
+          return coversTable({ Resource: resource }, control) ? [`<${arn}>`] : [];
+        });
+      })
+      .sort();
+  }
+
   it.each(Object.entries(CONTROL_ACCESS))("%s may only %j", (handler, expected) => {
     expect(actionsOnTable(templateJson(s), control, roleLogicalId(s, handler))).toEqual(expected.actions);
   });
@@ -262,11 +437,16 @@ describe("IAM on the control table (prod)", () => {
     expect(writablePrefixes(handler, "dynamodb:UpdateItem")).toEqual(expected.update ?? []);
   });
 
+  it.each(Object.entries(CONTROL_ACCESS))("%s queries only what it must", (handler, expected) => {
+    expect(queryScopes(handler)).toEqual(expected.query ?? []);
+  });
+
   it("the prefixes match the runtime's key builders, or writes would fail on AWS", () => {
     expect(Keys.apiKeyPk("0123456789abcdef")).toMatch(/^key#/);
     expect(Keys.workspacePk("acme")).toMatch(/^ws#/);
     expect(Keys.failurePk("acme", "203.0.113.42")).toMatch(/^fail#/);
     expect(Keys.reachPk("acme", "0123456789abcdef", "203.0.113.42")).toMatch(/^reach#/);
+    expect(Keys.logPk("acme")).toMatch(/^log#/);
   });
 });
 
@@ -304,6 +484,44 @@ describe.each(STAGE_NAMES)("IAM on customer destination secrets (%s)", (stage) =
       expect(grantsOnArn(templateJson(s), destinationSecretArn(other, "acme"), SECRET_ACTIONS)).toEqual([]);
     },
   );
+});
+
+describe.each(STAGE_NAMES)("IAM on the checkpoint signing key (%s)", (stage) => {
+  const s = synthCached(stage);
+  const keyId = logicalIdOf(s.stack.checkpointKey);
+  const template = templateJson(s);
+  // Statements naming the key itself, and any whose wildcard resource would reach it.
+  const grants = [
+    ...grantsOnArn(template, `<${keyId}.Arn>`, KMS_KEY_ACTIONS),
+    ...grantsOnArn(template, SAMPLE_KEY_ARN, KMS_KEY_ACTIONS),
+  ].filter((g, i, all) => all.findIndex((o) => JSON.stringify(o) === JSON.stringify(g)) === i);
+
+  it.each(Object.entries(CHECKPOINT_KEY_ACCESS))("%s may only %j", (handler, expected) => {
+    const role = roleLogicalId(s, handler);
+    const actions = grants.filter((g) => g.roles.includes(role)).flatMap((g) => g.actions);
+    expect([...new Set(actions)].sort()).toEqual(expected);
+  });
+
+  it("no other role in the stack (the tamper watch, custom resources) reaches it", () => {
+    const allowed = Object.entries(CHECKPOINT_KEY_ACCESS)
+      .filter(([, actions]) => actions.length > 0)
+      .map(([handler]) => roleLogicalId(s, handler));
+    expect(grants.length).toBeGreaterThan(0);
+    for (const grant of grants) {
+      expect(grant.roles).toHaveLength(1);
+      expect(allowed).toContain(grant.roles[0]);
+    }
+  });
+
+  it("only the sealer and the nightly export may sign; nobody may decrypt, encrypt or manage it", () => {
+    const signers = grants.filter((g) => g.actions.includes("kms:Sign")).flatMap((g) => g.roles);
+    expect(signers.sort()).toEqual([roleLogicalId(s, "nightly-export"), roleLogicalId(s, "seal-log")].sort());
+    expect(grants.flatMap((g) => g.actions).filter((a) => !SIGNER.includes(a))).toEqual([]);
+  });
+
+  it("every grant names this key's own ARN, not a wildcard", () => {
+    for (const grant of grants) expect(grant.resources).toEqual([`<${keyId}.Arn>`]);
+  });
 });
 
 describe("the IAM walker itself", () => {

@@ -6,11 +6,17 @@ import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js"
 const EXPECTED_SCHEDULES: Record<(typeof SCHEDULED_HANDLERS)[number], string> = {
   "nightly-export": "cron(15 0 * * ? *)",
   "flush-access-failures": "rate(1 minute)",
+  "seal-log": "rate(1 minute)",
 };
 
 describe("scheduled jobs (prod)", () => {
   const s = synthCached("prod");
   const rules = s.template.findResources("AWS::Events::Rule");
+
+  it("the expected schedules name every scheduled handler, and no other", () => {
+    // SCHEDULED_HANDLERS is a string[], so the compiler cannot tell that a handler is missing here.
+    expect(Object.keys(EXPECTED_SCHEDULES).sort()).toEqual([...SCHEDULED_HANDLERS].sort());
+  });
 
   it("one rule per scheduled handler, and no other", () => {
     expect(Object.keys(rules)).toHaveLength(SCHEDULED_HANDLERS.length);

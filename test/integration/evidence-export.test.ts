@@ -1,7 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeHandler as makeSealer } from "../../functions/seal-log/handler.js";
-import { leafDataOf } from "../../functions/shared/core/log.js";
+import { leafDataOf, sealWorkspace } from "../../functions/shared/core/log.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import type { StoredEvent } from "../../functions/shared/schemas/event.js";
@@ -31,7 +30,8 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
   let api: TestApi;
   let ws: TestWorkspace;
   let key: string;
-  const seal = () => makeSealer(api.deps, logDeps(api.deps, api.dynamo))();
+  // Only this file's workspace: runSealer would also walk every other test file's workspaces.
+  const seal = () => sealWorkspace(logDeps(api.deps, api.dynamo), ws.id, api.clock.now());
 
   async function exportBundle(body: Record<string, unknown>) {
     const created = await call<{ id: string; status: string; gzip: boolean }>(api, "POST", "/v1/exports", {

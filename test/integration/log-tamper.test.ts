@@ -1,8 +1,13 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeHandler as makeSealer } from "../../functions/seal-log/handler.js";
-import { checkpointKey, type LogDeps, sealWorkspace, tileKey } from "../../functions/shared/core/log.js";
+import {
+  checkpointKey,
+  type LogDeps,
+  runSealer,
+  sealWorkspace,
+  tileKey,
+} from "../../functions/shared/core/log.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import { OPERATOR_LOG } from "../../functions/shared/table.js";
@@ -60,7 +65,7 @@ describe("a tile or checkpoint object replaced by a new version", () => {
       );
     }
     api.clock.advance(SEAL_SETTLE_MS + 1_000);
-    await makeSealer(api.deps, log)();
+    await sealWorkspace(log, ws.id, api.clock.now());
   });
   afterAll(() => api.close());
 
@@ -102,6 +107,28 @@ describe("a tile or checkpoint object replaced by a new version", () => {
       expect.objectContaining({ kind: "tile_mismatch", detail: expect.stringContaining("tree size 300") }),
     );
     expect((await log.log.getState(ws.id))?.size).toBe(300);
+
+    // The scheduled run goes on with the other workspaces (listed here: just two), then fails loudly.
+    const healthy = await workspace("tamper-ok");
+    await call(api, "POST", "/v1/events", {
+      key: healthy.keys.writer,
+      body: { id: "ok-1", type: "node.added", actor: { type: "system", id: "x" }, context: {} },
+    });
+    api.clock.advance(SEAL_SETTLE_MS + 1_000);
+    const control = {
+      ...log.control,
+      listWorkspaces: async () =>
+        [ws, healthy].map((w) => ({
+          workspaceId: w.id,
+          plan: "per-node" as const,
+          retentionDays: 90,
+          createdAt: T0,
+        })),
+    };
+    await expect(runSealer({ ...log, control }, api.clock.now())).rejects.toThrow(
+      `sealing failed for: ${ws.id}`,
+    );
+    expect((await log.log.getState(healthy.id))?.size).toBe(1);
   });
 
   it("a replaced checkpoint object, signed by another key, does not open with the pinned key", async () => {
