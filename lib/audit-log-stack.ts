@@ -59,11 +59,12 @@ export interface HandlerSpec {
    */
   readonly exportBucket?: "write" | "read";
   /**
-   * The verifiable log (`LOG_SIGNING_KEY_ID`, `LOG_NAME`, `EXPORT_BUCKET`): "seal" may sign
-   * checkpoints with the stage's KMS key, replace the log's state and anchors, and write tiles;
-   * "read" may read the public key, the state and anchors, and the tiles.
+   * The verifiable log: "seal" may sign checkpoints with the stage's KMS key, replace the log's
+   * state and anchors, and write tiles (`LOG_SIGNING_KEY_ID`, `LOG_NAME`, `EXPORT_BUCKET`); "read"
+   * may read the state, anchors and tiles, and never touches the key (`LOG_NAME`, `EXPORT_BUCKET`);
+   * "key" may only read the key's public half (`LOG_SIGNING_KEY_ID`, `LOG_NAME`).
    */
-  readonly verifiableLog?: "seal" | "read";
+  readonly verifiableLog?: "seal" | "read" | "key";
   /**
    * The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is
    * fed by it (batch size 1). The worker does both: it queues the rest of an export to hand over.
@@ -96,7 +97,7 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
     description: "GET /v1/log/checkpoint: the latest signed checkpoint",
     verifiableLog: "read",
   },
-  "get-log-key": { description: "GET /v1/log/key: the checkpoint verifier key", verifiableLog: "read" },
+  "get-log-key": { description: "GET /v1/log/key: the checkpoint verifier key", verifiableLog: "key" },
   "get-log-tile": { description: "GET /v1/log/tile/*: the tree's hash tiles", verifiableLog: "read" },
   "get-log-consistency": { description: "GET /v1/log/consistency: consistency proof", verifiableLog: "read" },
   "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
@@ -261,10 +262,10 @@ export class AuditLogStack extends Stack {
       removalPolicy: config.removalPolicy,
     });
     const logEnv = {
-      LOG_SIGNING_KEY_ID: this.checkpointKey.keyArn,
-      LOG_NAME: logNameOf(config.name),
-      ...exportEnv,
-    } satisfies Partial<Record<keyof Config, string>>;
+      seal: { LOG_SIGNING_KEY_ID: this.checkpointKey.keyArn, LOG_NAME: logNameOf(config.name), ...exportEnv },
+      read: { LOG_NAME: logNameOf(config.name), ...exportEnv },
+      key: { LOG_SIGNING_KEY_ID: this.checkpointKey.keyArn, LOG_NAME: logNameOf(config.name) },
+    } satisfies Record<string, Partial<Record<keyof Config, string>>>;
 
     const destinationSecrets = new DestinationSecrets(this, "DestinationSecrets", { stage: config.name });
     this.destinationSecrets = destinationSecrets;
@@ -292,7 +293,7 @@ export class AuditLogStack extends Stack {
         environment: {
           ...sharedEnv,
           ...(spec.exportBucket ? exportEnv : {}),
-          ...(spec.verifiableLog ? logEnv : {}),
+          ...(spec.verifiableLog ? logEnv[spec.verifiableLog] : {}),
           ...(spec.destinationSecrets ? destinationEnv : {}),
           ...(spec.exportQueue?.includes("send") ? { EXPORT_QUEUE_URL: exportQueue.queue.queueUrl } : {}),
         },
@@ -310,7 +311,7 @@ export class AuditLogStack extends Stack {
       if (spec.lookupEventOwners) this.tables.grantEventOwnerLookup(sf.role);
       // Appending reads the workspace (its retention); authenticating reads the key and counts
       // failures, and a reach for another workspace's resource is counted too.
-      if (appends || spec.control || spec.verifiableLog) {
+      if (appends || spec.control || spec.verifiableLog === "seal" || spec.verifiableLog === "read") {
         const counters = authenticated ? (["failureCounter", "reachCounter"] as const) : [];
         this.tables.grantControl(sf.role, {
           ...spec.control,
@@ -319,15 +320,12 @@ export class AuditLogStack extends Stack {
             ...(spec.control?.create ?? []),
             ...(spec.verifiableLog === "seal" ? (["logState"] as const) : []),
           ],
-          queryLog: spec.verifiableLog !== undefined,
+          queryLog: spec.verifiableLog === "seal" || spec.verifiableLog === "read",
         });
       }
+      if (spec.verifiableLog === "seal") this.checkpointKey.grant(sf.role, "kms:GetPublicKey", "kms:Sign");
+      if (spec.verifiableLog === "key") this.checkpointKey.grant(sf.role, "kms:GetPublicKey");
       if (spec.verifiableLog) {
-        this.checkpointKey.grant(
-          sf.role,
-          "kms:GetPublicKey",
-          ...(spec.verifiableLog === "seal" ? ["kms:Sign"] : []),
-        );
         // Tiles live in the Object Lock bucket; a function with its own bucket grant keeps that one.
         if (!spec.exportBucket && spec.verifiableLog === "seal") this.archive.grantExportWrite(sf.role);
         if (!spec.exportBucket && spec.verifiableLog === "read") this.archive.grantExportRead(sf.role);

@@ -59,7 +59,10 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
  * and workspaces are looked up by id).
  */
 export interface ControlAccess {
-  /** Item kinds it may create (PutItem; the runtime always adds `attribute_not_exists`). */
+  /**
+   * Item kinds it may put (PutItem): new items with `attribute_not_exists`, and the log's state,
+   * replaced only under its revision condition (functions/shared/adapters/dynamodb-log-store.ts).
+   */
   readonly create?: readonly ControlItem[];
   /** Item kinds it may change (UpdateItem). */
   readonly update?: readonly ControlItem[];

@@ -2,7 +2,7 @@ import type { Context, SQSEvent } from "aws-lambda";
 import { type RunExportOptions, runExport } from "#shared/core/exports.js";
 import { type Deps, jobDeps } from "#shared/deps.js";
 import { archiveStore, exportQueue } from "#shared/export-deps.js";
-import { logDeps } from "#shared/log-deps.js";
+import { logReadDeps } from "#shared/log-deps.js";
 import { logger } from "#shared/logger.js";
 import type { ArchiveStore, ExportQueue } from "#shared/ports.js";
 
@@ -28,7 +28,7 @@ export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) =
   const archive = extras.archive ?? archiveStore(deps.config);
   const queue = extras.queue ?? exportQueue(deps.config);
   // Evidence bundles read the verifiable log (its state, anchors and tiles; no signing).
-  const log = { ...logDeps(deps), archive };
+  const log = { ...logReadDeps(deps), archive };
   return async (event: SQSEvent, context?: Pick<Context, "getRemainingTimeInMillis">) => {
     for (const record of event.Records) {
       const { exportId } = JSON.parse(record.body) as { exportId: string };

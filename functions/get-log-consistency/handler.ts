@@ -1,10 +1,10 @@
-import { consistencyProof, type LogDeps } from "#shared/core/log.js";
+import { consistencyProof, type LogReadDeps } from "#shared/core/log.js";
 import { type Deps, defaultDeps } from "#shared/deps.js";
 import { json } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
-import { logDeps } from "#shared/log-deps.js";
+import { logReadDeps } from "#shared/log-deps.js";
 
-export const makeHandler = (base: Deps = defaultDeps(), deps: LogDeps = logDeps(base)) =>
+export const makeHandler = (base: Deps = defaultDeps(), deps: LogReadDeps = logReadDeps(base)) =>
   authedRoute(deps, "get-log-consistency", async ({ event, principal, client }) =>
     json(200, await consistencyProof(deps, principal, client, event.queryStringParameters ?? {})),
   );

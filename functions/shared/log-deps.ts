@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { dynamoDocumentClient, kmsClient } from "./adapters/clients.js";
 import { DynamoLogStore } from "./adapters/dynamodb-log-store.js";
 import { KmsCheckpointSigner } from "./adapters/kms-checkpoint-signer.js";
-import type { LogDeps } from "./core/log.js";
+import type { LogDeps, LogReadDeps } from "./core/log.js";
 import type { Deps } from "./deps.js";
 import { archiveStore } from "./export-deps.js";
 
@@ -16,10 +16,22 @@ export function logDeps(deps: Deps, client: DynamoDBDocumentClient = dynamoDocum
     throw new Error("invalid configuration: LOG_SIGNING_KEY_ID and LOG_NAME are required by this function");
   }
   return {
+    ...logReadDeps(deps, client),
+    checkpoints: new KmsCheckpointSigner(kmsClient(), LOG_SIGNING_KEY_ID, LOG_NAME),
+  };
+}
+
+/** The log as its readers see it: state, anchors and tiles, no key (so no KMS client in their bundles). */
+export function logReadDeps(
+  deps: Deps,
+  client: DynamoDBDocumentClient = dynamoDocumentClient(),
+): LogReadDeps {
+  const { LOG_NAME } = deps.config;
+  if (!LOG_NAME) throw new Error("invalid configuration: LOG_NAME is required by this function");
+  return {
     ...deps,
     log: new DynamoLogStore(client, deps.config.CONTROL_TABLE),
     archive: archiveStore(deps.config),
-    checkpoints: new KmsCheckpointSigner(kmsClient(), LOG_SIGNING_KEY_ID, LOG_NAME),
     logName: LOG_NAME,
   };
 }

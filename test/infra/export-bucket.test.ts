@@ -88,7 +88,6 @@ describe.each([
       "get-export",
       "get-event-proof",
       "get-log-checkpoint",
-      "get-log-key",
       "get-log-tile",
       "get-log-consistency",
     ];

@@ -89,7 +89,6 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
       "seal-log",
       "get-event-proof",
       "get-log-checkpoint",
-      "get-log-key",
       "get-log-tile",
       "get-log-consistency",
     ];

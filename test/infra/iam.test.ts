@@ -106,7 +106,8 @@ const CONTROL_ACCESS: Record<
   "get-event": AUTHENTICATED,
   "get-event-proof": LOG_READER,
   "get-log-checkpoint": LOG_READER,
-  "get-log-key": LOG_READER,
+  // Reads only the key's public half: no log state, no tiles.
+  "get-log-key": AUTHENTICATED,
   "get-log-tile": LOG_READER,
   "get-log-consistency": LOG_READER,
   "get-settings": AUTHENTICATED,
@@ -269,8 +270,9 @@ const SIGNER = ["kms:GetPublicKey", "kms:Sign"];
 const VERIFIER = ["kms:GetPublicKey"];
 /**
  * The checkpoint key (ECC_NIST_P256, SIGN_VERIFY): the sealer, and the nightly export that seals a
- * day first when the tree is behind, sign with it; the log's readers and the export worker (evidence
- * bundles) only read its public key. Nobody may decrypt, encrypt, or manage it.
+ * day first when the tree is behind, sign with it; GET /v1/log/key only reads its public half. The
+ * log's other readers and the export worker (evidence bundles) never touch it: the checkpoint they
+ * serve was signed by the sealer. Nobody may decrypt, encrypt, or manage it.
  */
 const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
   health: [],
@@ -278,11 +280,11 @@ const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
   "post-events": [],
   "list-events": [],
   "get-event": [],
-  "get-event-proof": VERIFIER,
-  "get-log-checkpoint": VERIFIER,
+  "get-event-proof": [],
+  "get-log-checkpoint": [],
   "get-log-key": VERIFIER,
-  "get-log-tile": VERIFIER,
-  "get-log-consistency": VERIFIER,
+  "get-log-tile": [],
+  "get-log-consistency": [],
   "create-key": [],
   "list-keys": [],
   "rotate-key": [],
@@ -292,7 +294,7 @@ const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
   "list-nightly-exports": [],
   "create-export": [],
   "get-export": [],
-  "export-worker": VERIFIER,
+  "export-worker": [],
   "nightly-export": SIGNER,
   "flush-access-failures": [],
   "seal-log": SIGNER,

@@ -292,7 +292,11 @@ function archiveTiles(deps: LogReadDeps, workspaceId: string, current: number): 
   };
 }
 
-export async function latestCheckpoint(deps: LogDeps, principal: Principal, client: Client): Promise<string> {
+export async function latestCheckpoint(
+  deps: LogReadDeps,
+  principal: Principal,
+  client: Client,
+): Promise<string> {
   const state = await stateOrNotFound(deps, principal.workspaceId);
   await recordQueried(deps, principal, client, "log-checkpoint", {}, { size: state.size });
   return state.checkpoint;
@@ -311,7 +315,7 @@ export async function logKeyInfo(deps: LogDeps, principal: Principal, client: Cl
 
 /** One tile of the workspace's tree, as tlog clients fetch them; 404 for a tile the tree does not have. */
 export async function readTile(
-  deps: LogDeps,
+  deps: LogReadDeps,
   principal: Principal,
   client: Client,
   path: string,
@@ -357,7 +361,7 @@ async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEven
 }
 
 /** The event's leaf index and its inclusion proof against the latest checkpoint. */
-export async function eventProof(deps: LogDeps, principal: Principal, client: Client, id: string) {
+export async function eventProof(deps: LogReadDeps, principal: Principal, client: Client, id: string) {
   const notFound = new NotFoundError(`no event ${id} in this workspace`);
   if (!storedEventIdSchema.safeParse(id).success) throw notFound;
   const found = await deps.events.findById(
@@ -400,7 +404,7 @@ export async function eventProof(deps: LogDeps, principal: Principal, client: Cl
 
 /** A consistency proof between two tree sizes, the second at most the latest. */
 export async function consistencyProof(
-  deps: LogDeps,
+  deps: LogReadDeps,
   principal: Principal,
   client: Client,
   query: Record<string, string | undefined>,
