@@ -60,16 +60,17 @@ export class ExportArchive extends Construct {
       serverAccessLogsPrefix: "export-bucket/",
       lifecycleRules: [
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Export files only (nightly days and on-demand exports): the verifiable log's tiles and
+        // checkpoints under `log/` are never expired, or a dev stage's sealer would lose its edge tiles.
         ...(props.exportExpirationDays === undefined
           ? []
-          : [
-              {
-                id: "expire-exports",
-                expiration: Duration.days(props.exportExpirationDays),
-                // Only removes versions whose lock has ended; S3 refuses earlier deletes.
-                noncurrentVersionExpiration: Duration.days(1),
-              },
-            ]),
+          : (["exports/", "on-demand/"] as const).map((prefix) => ({
+              id: `expire-${prefix.slice(0, -1)}`,
+              prefix,
+              expiration: Duration.days(props.exportExpirationDays as number),
+              // Only removes versions whose lock has ended; S3 refuses earlier deletes.
+              noncurrentVersionExpiration: Duration.days(1),
+            }))),
       ],
       removalPolicy,
     });

@@ -127,8 +127,8 @@ export class AuditTables extends Construct {
       encryptionKey: this.key,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection,
-      // For the tamper watch (issue 10, not built yet): it is to flag any MODIFY, and any REMOVE
-      // not made by TTL.
+      // For the tamper watch (lib/tamper-watch.ts): it flags any MODIFY, any REMOVE not made by
+      // TTL, and an insert into a sealed range.
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy,
       // Layer 2 of the immutability design: even a principal whose IAM policy allows these actions

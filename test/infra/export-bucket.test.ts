@@ -62,6 +62,17 @@ describe.each([
     );
   });
 
+  it("expires export files only where a stage asks for it, and never the verifiable log's tiles and checkpoints", () => {
+    const rules = bucket.LifecycleConfiguration.Rules as Record<string, unknown>[];
+    const expiring = rules.filter((r) => "ExpirationInDays" in r);
+    if (stage === "dev") {
+      expect(expiring.map((r) => r.Prefix).sort()).toEqual(["exports/", "on-demand/"]);
+    } else {
+      expect(expiring).toEqual([]);
+    }
+    for (const rule of rules) expect(rule.Prefix === undefined && "ExpirationInDays" in rule).toBe(false);
+  });
+
   it("writes server access logs to a separate, encrypted, private bucket", () => {
     expect(bucket.LoggingConfiguration.DestinationBucketName).toEqual({ Ref: logsId });
     expect(logsId).not.toBe(bucketId);
