@@ -5,11 +5,17 @@ import {
   HeadObjectCommand,
   ListObjectVersionsCommand,
 } from "@aws-sdk/client-s3";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler } from "../../functions/nightly-export/handler.js";
+import { shardOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
+import { sealWorkspace } from "../../functions/shared/core/log.js";
+import { exportDay } from "../../functions/shared/core/nightly-export.js";
+import { logDeps } from "../../functions/shared/log-deps.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
+import { Keys, OPERATOR_LOG } from "../../functions/shared/table.js";
 import { leafHash, ProofError, rootFromMultiProof } from "../../functions/shared/tlog/merkle.js";
 import { parseCheckpoint, splitNote } from "../../functions/shared/tlog/note.js";
 
@@ -237,5 +243,81 @@ describe("nightly export to the Object Lock bucket", () => {
     expect(
       (await call(api, "GET", "/v1/exports/nightly?from=yesterday", { key: enterprise.keys.reader })).status,
     ).toBe(400);
+  });
+});
+
+describe("a nightly day whose events changed after sealing", () => {
+  let api: TestApi;
+  const s3 = localClients(engineEnv()).s3;
+  const bucket = engineEnv().exportBucket;
+  const day = utcDay(-6);
+
+  beforeAll(async () => {
+    api = await startApi({ now: iso(day, 9 * 3_600_000) });
+  });
+  afterAll(() => api.close());
+
+  it("is refused, no manifest is written, and the operator log names the day's leaves", async () => {
+    const ws = await workspace("ent-tamper", { plan: "enterprise", now: new Date(day.getTime() - DAY_MS) });
+    for (let i = 0; i < 3; i++) {
+      api.clock.advance(60_000);
+      const body = { id: `dt-${i}`, type: "node.added", actor: { type: "user", id: "alice" } };
+      expect((await call(api, "POST", "/v1/events", { key: ws.keys.writer, body })).status).toBe(201);
+    }
+    api.clock.set(iso(day, DAY_MS + 900_000));
+    const log = logDeps(api.deps, api.dynamo);
+    await sealWorkspace(log, ws.id, api.clock.now());
+    // An operator with table access rewrites one sealed event (its hash recomputed, so only the tree can tell).
+    const table = engineEnv().eventsTable;
+    const guard = (
+      await api.dynamo.send(
+        new GetCommand({ TableName: table, Key: { pk: Keys.guardPk(ws.id, "dt-1"), sk: Keys.guardSk } }),
+      )
+    ).Item;
+    const key = { pk: Keys.eventPk(ws.id, shardOf("dt-1")), sk: String(guard?.eventSk) };
+    const item = (await api.dynamo.send(new GetCommand({ TableName: table, Key: key }))).Item as Record<
+      string,
+      unknown
+    >;
+    const { hash: _hash, ...content } = JSON.parse(String(item.doc));
+    content.actor.id = "mallory";
+    const forged = { ...content, hash: sha256Hex(canonicalJson(content)) };
+    await api.dynamo.send(
+      new PutCommand({ TableName: table, Item: { ...item, doc: canonicalJson(forged) } }),
+    );
+
+    const deps = {
+      ...api.deps,
+      ...log,
+      archive: new S3ArchiveStore(s3, bucket),
+      openDestination: () => {
+        throw new Error("no destination");
+      },
+    };
+    const record = {
+      workspaceId: ws.id,
+      plan: "enterprise" as const,
+      retentionDays: 365,
+      createdAt: iso(day, -DAY_MS),
+    };
+    await expect(exportDay(deps, record, ymd(day), api.clock.now())).rejects.toThrow(
+      /do not give the signed root/,
+    );
+    await expect(
+      s3.send(new GetObjectCommand({ Bucket: bucket, Key: `exports/${ws.id}/${path(day)}/manifest.json` })),
+    ).rejects.toThrow();
+    const violations = await api.deps.events.query({
+      workspaceId: OPERATOR_LOG,
+      types: ["integrity.violation"],
+      limit: 100,
+      nowEpochSeconds: 0,
+    });
+    expect(violations.events.map((e) => e.context)).toContainEqual(
+      expect.objectContaining({
+        kind: "item_modified",
+        workspace: ws.id,
+        detail: expect.stringMatching(/leaves \[0, 3\)/),
+      }),
+    );
   });
 });

@@ -20,6 +20,7 @@ import {
   inclusionSpans,
   leafHash,
   multiProofSpans,
+  rootFromMultiProof,
   type Span,
   verifyInclusion,
 } from "../tlog/merkle.js";
@@ -434,7 +435,7 @@ export async function consistencyProof(
 export async function dayEvidence(
   deps: LogDeps,
   workspaceId: string,
-  day: { first: StoredEvent; last: StoredEvent; count: number },
+  day: { first: StoredEvent; last: StoredEvent; count: number; leaves: readonly Buffer[] },
   now: Date,
 ): Promise<DayLogEvidence> {
   const lastKey = Keys.eventSk(day.last.recordedAt, day.last.id);
@@ -449,14 +450,36 @@ export async function dayEvidence(
   }
   const start = await leafIndexOf(deps, state, day.first);
   const end = (await leafIndexOf(deps, state, day.last)) + 1;
+  const refuse = async (detail: string) => {
+    await reportViolation(deps, {
+      kind: "item_modified",
+      workspace: workspaceId,
+      detail,
+      dedupeKey: `day:${workspaceId}:${lastKey}:${detail}`,
+    });
+    return new Error(`${workspaceId}: ${detail}`);
+  };
   if (end - start !== day.count) {
-    throw new Error(
-      `${workspaceId}: the day holds ${day.count} events but its leaves are [${start}, ${end})`,
+    throw await refuse(
+      `the day ending with ${day.last.id} holds ${day.count} events but its leaves are [${start}, ${end}): events were removed or added after sealing`,
     );
   }
   const indexes = Array.from({ length: end - start }, (_, i) => start + i);
   const hashes = new TileHashes(state.size, archiveTiles(deps, workspaceId, state.size));
   const proof = await hashes.spans(multiProofSpans(state.size, indexes));
+  // The day's own events, with the proof, must give the signed root: the manifest is write-once.
+  const leaves = day.leaves.map((hash, i) => ({ index: start + i, hash }));
+  let root: Buffer | undefined;
+  try {
+    root = rootFromMultiProof(state.size, leaves, proof);
+  } catch {
+    root = undefined;
+  }
+  if (!root?.equals(state.root)) {
+    throw await refuse(
+      `the day's events (leaves [${start}, ${end})) do not give the signed root of size ${state.size}: an event or a tile changed after sealing`,
+    );
+  }
   return {
     origin: originOf(deps.logName, workspaceId),
     range: { start, end },

@@ -5,11 +5,12 @@ import { MerkleAccumulator } from "../merkle.js";
 import type { ArchiveStore, Principal, WorkspaceRecord } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
 import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
+import { leafHash } from "../tlog/merkle.js";
 import { type Client, recordQueried } from "./access.js";
 import { CATCH_UP_DAYS, type DayFiles, type Delivery, type DeliveryDeps, deliverDay } from "./destination.js";
 import type { EventsDeps } from "./events.js";
 import { writeExportFile } from "./export-file.js";
-import { dayEvidence, type LogDeps } from "./log.js";
+import { dayEvidence, type LogDeps, leafDataOf } from "./log.js";
 import { validationError } from "./zod-errors.js";
 
 export interface NightlyExportDeps extends DeliveryDeps, LogDeps {
@@ -91,6 +92,8 @@ export async function exportDay(
   const merkle = new MerkleAccumulator();
   let first: StoredEvent | undefined;
   let last: StoredEvent | undefined;
+  // The day's leaf hashes (32 bytes an event), checked against the signed root before the manifest.
+  const leaves: Buffer[] = [];
   const written = await writeExportFile({
     archive: deps.archive,
     key: dataKey,
@@ -110,6 +113,7 @@ export async function exportDay(
       merkle.add(event.hash);
       first ??= event;
       last = event;
+      leaves.push(leafHash(leafDataOf(event)));
     },
   });
   if (written.status !== "written") throw new Error("a nightly file cannot stop half-way");
@@ -119,7 +123,12 @@ export async function exportDay(
 
   const log =
     first && last
-      ? await dayEvidence(deps, workspace.workspaceId, { first, last, count: written.eventCount }, now)
+      ? await dayEvidence(
+          deps,
+          workspace.workspaceId,
+          { first, last, count: written.eventCount, leaves },
+          now,
+        )
       : null;
   const previous = await readManifest(deps.archive, workspace.workspaceId, previousUtcDay(new Date(start)));
   const manifest: NightlyManifest = {
