@@ -10,6 +10,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import type { Config } from "../functions/shared/config.js";
 import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED } from "../functions/shared/core/access.js";
+import { SEALER_RUN } from "../functions/shared/core/log.js";
 import { INTEGRITY_VIOLATION } from "../functions/shared/core/tamper-watch.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
 import { ControlIndex, checkpointKeyAlias, logNameOf } from "../functions/shared/table.js";
@@ -469,6 +470,18 @@ export class AuditLogStack extends Stack {
         `${handler} found the log or its tree changed outside the write path: see the operator's security log (integrity.violation) and docs/integrity.md`,
       );
     }
+    // Every run logs how many workspaces it could not seal; no such line for 5 minutes means the
+    // sealer stopped (its rule disabled, the function broken): checkpoints go stale either way.
+    const sealer = functions.get("seal-log");
+    if (sealer === undefined) throw new Error('no function for handler "seal-log"');
+    alarms.onLogValue(
+      "SealerFailedOrStopped",
+      sealer.logGroup,
+      SEALER_RUN,
+      "failedWorkspaces",
+      1,
+      "A workspace's log could not be sealed, or the sealer has not run for 5 minutes: new events are not covered by checkpoints. See docs/integrity.md",
+    );
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(
         `${constructId(handler)}DeadLetters`,

@@ -1,5 +1,6 @@
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
+import { SEALER_RUN } from "../../functions/shared/core/log.js";
 import { INTEGRITY_VIOLATION } from "../../functions/shared/core/tamper-watch.js";
 import { checkpointKeyAlias, logNameOf } from "../../functions/shared/table.js";
 import { STAGE_NAMES, type StageName } from "../../lib/stages.js";
@@ -137,6 +138,20 @@ describe.each(STAGE_NAMES)("verifiable log (%s)", (stage) => {
 
     it("a run ends before the next one starts", () => {
       expect(functions[functionLogicalId(s, "seal-log")]?.Properties.Timeout).toBeLessThan(60);
+    });
+  });
+
+  it("alarms when a workspace could not be sealed, and when the sealer stops logging its runs", () => {
+    const filter = filters.find((f) => f.FilterPattern === `{ $.message = "${SEALER_RUN}" }`);
+    expect(filter?.LogGroupName).toEqual({
+      Ref: logicalIdOf(s.stack.functions.get("seal-log")?.logGroup as IConstruct),
+    });
+    expect(filter?.MetricTransformations[0].MetricValue).toBe("$.failedWorkspaces");
+    const alarm = alarms.find((a) => a.MetricName === filter?.MetricTransformations[0].MetricName);
+    expect(alarm).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "breaching",
     });
   });
 

@@ -63,6 +63,8 @@ export type LogReadDeps = Omit<LogDeps, "checkpoints">;
 const DAY_MS = 86_400_000;
 /** Tiles and checkpoints outlive the events they cover by this much, so old proofs still verify. */
 export const PROOF_RETENTION_EXTRA_DAYS = 365;
+/** The line every sealer run ends with (its `failedWorkspaces` is the stack's SealerFailedOrStopped alarm). */
+export const SEALER_RUN = "sealer run";
 /** A workspace with events but nothing new gets a checkpoint at least this often (a heartbeat). */
 export const HEARTBEAT_MS = 55 * 60_000;
 /** Events one run seals per workspace at most; the next run goes on. */
@@ -259,10 +261,12 @@ export async function runSealer(deps: LogDeps, now: Date): Promise<SealOutcome[]
     }
   }
   const sealed = outcomes.filter((o) => o.status === "sealed");
-  logger.info("sealer run", {
+  logger.info(SEALER_RUN, {
     sealed: sealed.length,
     events: sealed.reduce((n, o) => n + (o.status === "sealed" ? o.added : 0), 0),
     failed,
+    // The stack alarms on this value, and on its absence: a sealer that stopped running.
+    failedWorkspaces: failed.length,
   });
   if (failed.length) throw new Error(`sealing failed for: ${failed.join(", ")}`);
   return outcomes;
