@@ -10,7 +10,7 @@ import {
   type Principal,
   SEAL_SETTLE_MS,
 } from "../ports.js";
-import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
+import type { StoredEvent } from "../schemas/event.js";
 import { consistencyQuerySchema } from "../schemas/log.js";
 import { Keys, OPERATOR_LOG } from "../table.js";
 import { BUNDLE_FORMAT, type BundleHeader, type BundleTrailer, type DayLogEvidence } from "../tlog/bundle.js";
@@ -39,8 +39,9 @@ import {
   tileAt,
   tilePath,
 } from "../tlog/tiles.js";
-import { type Client, recordQueried, recordReach } from "./access.js";
+import { type Client, recordQueried } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
+import { ownEventOrNotFound } from "./reads.js";
 import { INTEGRITY_VIOLATION } from "./tamper-watch.js";
 import { validationError } from "./zod-errors.js";
 
@@ -367,18 +368,7 @@ async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEven
 
 /** The event's leaf index and its inclusion proof against the latest checkpoint. */
 export async function eventProof(deps: LogReadDeps, principal: Principal, client: Client, id: string) {
-  const notFound = new NotFoundError(`no event ${id} in this workspace`);
-  if (!storedEventIdSchema.safeParse(id).success) throw notFound;
-  const found = await deps.events.findById(
-    principal.workspaceId,
-    id,
-    Math.floor(deps.clock.now().getTime() / 1000),
-  );
-  if (!found?.event) {
-    await recordReach(deps, principal, client, { type: "event", id });
-    throw notFound;
-  }
-  const event = found.event;
+  const event = await ownEventOrNotFound(deps, principal, client, id);
   const state = await stateOrNotFound(deps, principal.workspaceId);
   const index = await leafIndexOf(deps, state, event);
   const hashes = new TileHashes(state.size, archiveTiles(deps, principal.workspaceId, state.size));

@@ -57,6 +57,22 @@ export async function getEvent(
   client: Client,
   id: string,
 ): Promise<StoredEvent> {
+  const event = await ownEventOrNotFound(deps, principal, client, id);
+  await recordQueried(deps, principal, client, "get", { id });
+  return event;
+}
+
+/**
+ * The caller's own event by id, or 404. An id that exists only in other workspaces answers like
+ * any unknown id, with the same one write either way (a reach, see recordReach), so the answer
+ * says nothing about other workspaces.
+ */
+export async function ownEventOrNotFound(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  id: string,
+): Promise<StoredEvent> {
   const notFound = new NotFoundError(`no event ${id} in this workspace`);
   if (!storedEventIdSchema.safeParse(id).success) throw notFound;
   const found = await deps.events.findById(
@@ -65,10 +81,8 @@ export async function getEvent(
     Math.floor(deps.clock.now().getTime() / 1000),
   );
   if (!found?.event) {
-    // The same one write whether another workspace holds this id or nobody does (see recordReach).
     await recordReach(deps, principal, client, { type: "event", id });
     throw notFound;
   }
-  await recordQueried(deps, principal, client, "get", { id });
   return found.event;
 }
