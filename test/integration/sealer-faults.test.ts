@@ -31,18 +31,36 @@ function killedAt(log: LogDeps, k: number): LogDeps {
     archive: {
       ...log.archive,
       get: log.archive.get.bind(log.archive),
-      putOnce: async (...a) => (step(), log.archive.putOnce(...a)),
+      putOnce: async (...a) => {
+        step();
+        return log.archive.putOnce(...a);
+      },
     },
     log: {
       getState: (w) => log.log.getState(w),
       anchorAtOrBefore: (w, k2) => log.log.anchorAtOrBefore(w, k2),
-      putAnchor: async (...a) => (step(), log.log.putAnchor(...a)),
-      putState: async (s) => (step(), log.log.putState(s)),
+      putAnchor: async (...a) => {
+        step();
+        return log.log.putAnchor(...a);
+      },
+      putState: async (s) => {
+        step();
+        return log.log.putState(s);
+      },
     },
     checkpoints: {
       signer: async () => {
         const s = await log.checkpoints.signer();
-        return { ...s, signer: { ...s.signer, sign: async (t: Buffer) => (step(), s.signer.sign(t)) } };
+        return {
+          ...s,
+          signer: {
+            ...s.signer,
+            sign: async (t: Buffer) => {
+              step();
+              return s.signer.sign(t);
+            },
+          },
+        };
       },
     },
   };

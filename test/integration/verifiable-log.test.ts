@@ -174,7 +174,7 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
 
   it("an idle log gets a heartbeat checkpoint within the hour; a log with no events gets none", async () => {
     const before = parseCheckpoint(
-      (await text(api, "/v1/log/checkpoint", ws.keys.reader)).body.toString().split("\n\n")[0] + "\n",
+      `${(await text(api, "/v1/log/checkpoint", ws.keys.reader)).body.toString().split("\n\n")[0]}\n`,
     );
     // the reads above were audited: seal them first, then stay idle
     api.clock.advance(SEAL_SETTLE_MS + 1_000);

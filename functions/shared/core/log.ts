@@ -42,7 +42,6 @@ import {
 import { type Client, recordQueried } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
 import { ownEventOrNotFound } from "./reads.js";
-import { INTEGRITY_VIOLATION } from "./tamper-watch.js";
 import { validationError } from "./zod-errors.js";
 
 /**

@@ -30,7 +30,7 @@ export interface Checkpoint {
 }
 
 export function formatCheckpoint(c: Omit<Checkpoint, "extensions"> & { extensions?: string[] }): string {
-  return [c.origin, String(c.size), c.root.toString("base64"), ...(c.extensions ?? [])].join("\n") + "\n";
+  return `${[c.origin, String(c.size), c.root.toString("base64"), ...(c.extensions ?? [])].join("\n")}\n`;
 }
 
 export function parseCheckpoint(text: string): Checkpoint {
