@@ -66,10 +66,11 @@ export interface EventPage {
 }
 
 /**
- * No attempt of an append reaches the table later than this after its records' `recordedAt`: a
- * request still unanswered then is aborted and the append answers 503 (a retry stamps anew). The
- * sealer relies on it: once {@link SEAL_SETTLE_MS} have passed, no event can still land at an
- * earlier time, so a range it seals is complete.
+ * No attempt of an append is sent later than this after its records' `recordedAt`: a request
+ * still unanswered then is aborted and the append answers 503 (a retry stamps anew). Aborting does
+ * not recall a request the table already received, so one in flight may still land a moment
+ * later; {@link SEAL_SETTLE_MS} leaves a margin for it. The sealer relies on both: a time range it
+ * seals is complete. A write later still is flagged by the tamper watch (docs/integrity.md).
  */
 export const APPEND_DEADLINE_MS = 20_000;
 /** How far behind the clock the sealer stays: the append deadline plus a margin for in-flight requests. */

@@ -125,9 +125,12 @@ describe("a tile or checkpoint object replaced by a new version", () => {
           createdAt: T0,
         })),
     };
-    await expect(runSealer({ ...log, control }, api.clock.now())).rejects.toThrow(
-      `sealing failed for: ${ws.id}`,
-    );
+    const run = await runSealer({ ...log, control }, api.clock.now());
+    expect(run.failed).toEqual([ws.id]);
+    // Out of time before it starts: every workspace is left to the next run, and counted for the alarm.
+    const late = await runSealer({ ...log, control }, api.clock.now(), () => true);
+    expect(late).toMatchObject({ outcomes: [], failed: [] });
+    expect([...late.skipped].sort()).toEqual([ws.id, healthy.id, OPERATOR_LOG].sort());
     expect((await log.log.getState(healthy.id))?.size).toBe(1);
   });
 

@@ -262,6 +262,22 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
       }),
     );
     expect((await call(api, "GET", `/v1/events/${target}`, { key: ws.keys.reader })).status).toBe(404);
+    // A neighbour in the same tile still gets a proof that verifies: the tiles do not need the removed event.
+    const neighbour = await call<{
+      index: number;
+      inclusion: string[];
+      checkpoint: string;
+      leafHash: string;
+    }>(api, "GET", "/v1/events/b0-0004/proof", { key: ws.keys.reader });
+    expect(neighbour.status).toBe(200);
+    const latest = parseCheckpoint(openNote(neighbour.body.checkpoint, [parseVerifierKey(verifierKey)]).text);
+    verifyInclusion(
+      neighbour.body.index,
+      latest.size,
+      Buffer.from(neighbour.body.leafHash, "base64"),
+      neighbour.body.inclusion.map((h) => Buffer.from(h, "base64")),
+      latest.root,
+    );
     const cp = parseCheckpoint(openNote(proof.body.checkpoint, [parseVerifierKey(verifierKey)]).text);
     verifyInclusion(
       proof.body.index,
@@ -287,6 +303,17 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
       now.root,
     );
     expect(now.size).toBeGreaterThan(cp.size);
+  });
+
+  it("another workspace's key reaches none of this log: no proof, no checkpoint, no tile", async () => {
+    const other = await workspace("vlog-other");
+    expect((await call(api, "GET", "/v1/events/b3-0042/proof", { key: other.keys.reader })).status).toBe(404);
+    // Its own log: none yet (no events), whatever this workspace has.
+    expect((await text(api, "/v1/log/checkpoint", other.keys.reader)).status).toBe(404);
+    expect((await text(api, "/v1/log/tile/0/000", other.keys.reader)).status).toBe(404);
+    expect((await call(api, "GET", "/v1/log/consistency?from=1", { key: other.keys.reader })).status).toBe(
+      404,
+    );
   });
 
   it("answers 400 for a bad consistency request and 404 for an unknown event's proof", async () => {

@@ -382,11 +382,14 @@ describe("a good evidence bundle", () => {
     expect(second.tailPinned).toBe(true);
   });
 
-  it("a filtered bundle (scattered leaves, no range) verifies by its multi-leaf proof", async () => {
+  it("a bundle of scattered leaves with no range is refused: events left out of the middle would go unseen", async () => {
+    // What an attacker makes of a range bundle: drop leaves 4–16, set range null, rebuild the proof.
     const indexes = [3, 17, 18, 64, 200, 399];
     const r = await verifyBundle(await makeBundle(tree, { size: 400, indexes }), base);
-    expectOutcome(r, "verified");
-    expect(r).toMatchObject({ events: 6, eventsVerified: 6, range: null });
+    expectOutcome(r, "malformed");
+    expect(r.messages).toEqual([
+      "the header names no leaf range for its 6 events: nothing shows none is missing",
+    ]);
   });
 
   it("an empty range verifies with an empty proof", async () => {

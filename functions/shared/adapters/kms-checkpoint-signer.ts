@@ -37,11 +37,12 @@ export class KmsCheckpointSigner implements CheckpointSigner {
     if (!spki) throw new Error(`KMS returned no public key for ${this.keyId}`);
     // Refuses any key but ECDSA P-256 (moto leaves KeySpec out of GetPublicKey; the key itself says).
     const verifierKey = ecdsaVerifierKey(this.name, spki);
-    parseVerifierKey(verifierKey);
+    const verifier = parseVerifierKey(verifierKey);
     const signer: NoteSigner = {
       name: this.name,
       keyId: keyIdOfSpki(spki),
       sign: async (text) => {
+        let signature: Buffer | undefined;
         try {
           const out = await this.kms.send(
             new SignCommand({
@@ -51,11 +52,16 @@ export class KmsCheckpointSigner implements CheckpointSigner {
               SigningAlgorithm: "ECDSA_SHA_256",
             }),
           );
-          if (!out.Signature) throw new Error("KMS returned no signature");
-          return Buffer.from(out.Signature);
+          signature = out.Signature ? Buffer.from(out.Signature) : undefined;
         } catch (err: unknown) {
           translateStorageError(err, "checkpoint signature");
         }
+        if (!signature) throw new Error("KMS returned no signature");
+        // A checkpoint nobody could verify (the alias moved to another key) is never published.
+        if (!verifier.verify(text, signature)) {
+          throw new Error(`the signature of ${this.keyId} does not verify with the public key read at start`);
+        }
+        return signature;
       },
     };
     return { signer, verifierKey };

@@ -23,7 +23,7 @@ export const TTL_IDENTITY = { type: "Service", principalId: "dynamodb.amazonaws.
 
 /**
  * How long after its `recordedAt` a real event item may still reach the table: the append deadline
- * (no attempt lands later; ports.ts). An event in a sealed range that landed within it was sealed
+ * (no attempt is sent later, and one in flight lands within moments; ports.ts). An event in a sealed range that landed within it was sealed
  * after it landed, which is what the watch sees when it runs behind the sealer (a retried batch, or
  * TRIM_HORIZON on a first deploy). One that landed later cannot have been sealed after landing:
  * the sealer stays `SEAL_SETTLE_MS` behind the clock, longer than the deadline plus the

@@ -838,7 +838,7 @@ async function guarded(kind: "bundle" | "day", body: () => Promise<VerifyReport>
 // evidence bundles
 
 /**
- * Verifies an evidence bundle (functions/shared/tlog/bundle.ts): exactly one gzip member of NDJSON
+ * Verifies an evidence bundle (functions/shared/tlog/bundle.ts): complete gzip members (none empty, nothing after the last) of NDJSON
  * — header, entries in leaf order, trailer — every event re-canonicalised and its hash recomputed,
  * the multi-leaf proof of all entries against the checkpoint, which must open with a pinned key;
  * for a range bundle, exactly the leaves [start, end). Then consistency with the trusted state.
@@ -869,6 +869,14 @@ export function verifyBundle(input: EvidenceInput, options: VerifyOptions): Prom
       if (!isObject(r) || !isSize(r.start) || !isSize(r.end) || r.start > r.end)
         throw new Stop("malformed", "the header's range is not null or {start, end} with start ≤ end");
       range = { start: r.start, end: r.end };
+    }
+    // The service names the range of every bundle that holds events: without one, events left out
+    // of the middle would go unseen (a multi-leaf proof proves what is there, not what is missing).
+    if (range === null && count > 0) {
+      throw new Stop(
+        "malformed",
+        `the header names no leaf range for its ${count} events: nothing shows none is missing`,
+      );
     }
 
     // Nothing may follow the trailer: not a line, not an appended gzip member.
