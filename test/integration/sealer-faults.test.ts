@@ -140,4 +140,34 @@ describe("the sealer killed at each step, and two sealers racing", () => {
     expect(outcomes.map((o) => o.status).sort()).toEqual(["raced", "sealed"]);
     await expectWholeTree(ws.id);
   });
+
+  it("two sealers with different clocks (the nightly's start time, the schedule's now) give one tree", async () => {
+    const ws = await freshWorkspace("seal-race-clocks");
+    // 20 more events, 40 s after the first 300: only the later clock's cutoff reaches them.
+    api.clock.set(new Date(Date.parse(T0) + 40_000));
+    const more = batch.slice(0, 20).map((e) => ({ ...e, id: `${e.id}-more` }));
+    expect(
+      (await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: { events: more } })).status,
+    ).toBe(200);
+    const early = new Date(Date.parse(T0) + SEAL_SETTLE_MS + 1_000); // sees the 300
+    const late = new Date(Date.parse(T0) + 40_000 + SEAL_SETTLE_MS + 1_000); // sees all 320
+    const [a, b] = await Promise.all([sealWorkspace(log, ws.id, early), sealWorkspace(log, ws.id, late)]);
+    expect([a.status, b.status]).toContain("sealed");
+    // Whichever won, the next run reaches 320 and the stored tiles agree with the state.
+    const after = await sealWorkspace(log, ws.id, late);
+    const state = await log.log.getState(ws.id);
+    expect(state?.size).toBe(320);
+    expect(["sealed", "idle"]).toContain(after.status);
+    const listed = (await listAll(api, ws.keys.reader, "type=node.added")).reverse() as StoredEvent[];
+    const r = CompactRange.empty();
+    for (const e of listed) r.append(leafHash(leafDataOf(e)));
+    expect(state?.root.equals(r.root())).toBe(true);
+    const edges = await Promise.all(
+      edgeTiles(320).map(async (id) => ({
+        ...id,
+        data: (await log.archive.get(tileKey(ws.id, id))) as Buffer,
+      })),
+    );
+    expect(compactFromEdges(320, edges).root().equals(r.root())).toBe(true);
+  });
 });

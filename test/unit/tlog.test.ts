@@ -124,8 +124,17 @@ describe("RFC 6962 proofs against the RFC's own definition", () => {
             // one leaf left out: the proof no longer fits, or gives another root
             expect(rootOrError(n, given.slice(1), proof)).not.toBe(mth(leaves, [0, n]).toString("hex"));
           }
-          const moved = given.map((g, i) => (i === 0 ? { ...g, hash: leafHash(Buffer.from("x")) } : g));
-          expect(rootFromMultiProof(n, moved, proof).equals(mth(leaves, [0, n]))).toBe(false);
+          const replaced = given.map((g, i) => (i === 0 ? { ...g, hash: leafHash(Buffer.from("x")) } : g));
+          expect(rootFromMultiProof(n, replaced, proof).equals(mth(leaves, [0, n]))).toBe(false);
+          if (given.length > 1) {
+            // two leaves swapped: each at the other's index
+            const a = given[0] as (typeof given)[number];
+            const b = given[1] as (typeof given)[number];
+            if (!a.hash.equals(b.hash)) {
+              const swapped = [{ ...a, hash: b.hash }, { ...b, hash: a.hash }, ...given.slice(2)];
+              expect(rootFromMultiProof(n, swapped, proof).equals(mth(leaves, [0, n]))).toBe(false);
+            }
+          }
         },
       ),
       { numRuns: 200 },

@@ -212,7 +212,10 @@ export async function sealWorkspace(deps: LogDeps, workspaceId: string, now: Dat
   for (const a of anchors) await deps.log.putAnchor(workspaceId, a.tile, a.firstKey);
 
   const { signer } = await deps.checkpoints.signer();
-  const checkpointAt = now.toISOString();
+  // Never earlier than the last checkpoint's (a nightly run seals with the time it started).
+  const checkpointAt = new Date(
+    Math.max(now.getTime(), Date.parse(state?.checkpointAt ?? "1970-01-01T00:00:00Z")),
+  ).toISOString();
   const note = await signNote(
     formatCheckpoint({
       origin: originOf(deps.logName, workspaceId),
