@@ -1,3 +1,4 @@
+import type { Context } from "aws-lambda";
 import {
   FAILURE_FLUSH_BACKLOG,
   FAILURE_FLUSH_FAILED,
@@ -15,9 +16,14 @@ import { logger } from "#shared/logger.js";
  */
 export const makeHandler =
   (deps: Deps = defaultDeps()) =>
-  async () => {
+  async (_event?: unknown, context?: Pick<Context, "getRemainingTimeInMillis">) => {
+    // No window starts in the last 10 s of the invocation: what is left waits for the next minute.
+    const timeIsShort = () => (context ? context.getRemainingTimeInMillis() < 10_000 : false);
     // Side by side, so a flood of one kind of window cannot keep the other from being written.
-    const [failures, reaches] = await Promise.all([flushFailures(deps), flushReaches(deps)]);
+    const [failures, reaches] = await Promise.all([
+      flushFailures(deps, timeIsShort),
+      flushReaches(deps, timeIsShort),
+    ]);
     const failed = [...failures.failed, ...reaches.failed];
     for (const { error, ...window } of failed)
       logger.error(FAILURE_FLUSH_FAILED, { ...window, error: error as Error });
@@ -25,6 +31,7 @@ export const makeHandler =
       flushed: failures.flushed,
       reaches: reaches.flushed,
       failed: failed.length,
+      left: failures.left + reaches.left,
       oldestPendingSeconds: Math.max(failures.oldestPendingSeconds, reaches.oldestPendingSeconds),
     };
     logger.info(FAILURE_FLUSH_BACKLOG, outcome);

@@ -134,6 +134,39 @@ describe("the failure flush under hostile input", () => {
     expect(res.body.errors.map((e) => e.path)).toContain("/id");
   });
 
+  it("stops starting windows when the invocation's time runs short, and the next run writes the rest", async () => {
+    const a = await workspace("short-a");
+    const b = await workspace("short-b");
+    await callFrom("127.0.0.31", api, "GET", "/v1/events", { key: wrongSecret(a) });
+    await callFrom("127.0.0.32", api, "GET", "/v1/events", { key: wrongSecret(b) });
+    api.clock.advance(60_000);
+    // Lambda's clock, as the handler reads it: plenty left, then short after one window.
+    let remaining = 60_000;
+    const context = { getRemainingTimeInMillis: () => remaining };
+    const flushing = makeFlush({
+      ...api.deps,
+      // The store itself, with the clock turning short after each append.
+      events: Object.assign(Object.create(api.deps.events) as typeof api.deps.events, {
+        append: async (records: Parameters<typeof api.deps.events.append>[0]) => {
+          const out = await api.deps.events.append(records);
+          remaining = 5_000;
+          return out;
+        },
+      }),
+    });
+    const first = await flushing(undefined, context);
+    const written = (await deniedIn(a, "127.0.0.31")).length + (await deniedIn(b, "127.0.0.32")).length;
+    expect(first.left).toBeGreaterThan(0);
+    expect(written).toBeLessThan(2);
+    expect(first.oldestPendingSeconds).toBeGreaterThan(0);
+    api.clock.advance(60_000);
+    remaining = 60_000;
+    const second = await flushing(undefined, context);
+    expect(second.left).toBe(0);
+    expect(await deniedIn(a, "127.0.0.31")).toHaveLength(1);
+    expect(await deniedIn(b, "127.0.0.32")).toHaveLength(1);
+  });
+
   it("goes on past a window it cannot write, reports it, and writes it on the next run", async () => {
     // Prepare: two windows; the first write of the first one fails, as a storage fault would make
     // it (SDK middleware: no engine can be told to fail one write of one item).

@@ -78,6 +78,8 @@ export async function onAuthenticationFailure(
 
 export interface FlushOutcome {
   flushed: number;
+  /** Windows not started because time was short: pending for the next run, like failed ones. */
+  left: number;
   /** Windows that could not be written this time; they stay pending for the next run. */
   failed: { target: string; ip: string; windowStart: string; error: unknown }[];
   /** Seconds since the oldest window still pending after this run ended (0: none left). */
@@ -90,10 +92,14 @@ export interface FlushOutcome {
  * nothing twice. A window that cannot be written is reported and left pending; it never holds up
  * the windows after it, in its workspace or any other.
  */
-export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
+export async function flushFailures(
+  deps: EventsDeps,
+  timeIsShort: () => boolean = () => false,
+): Promise<FlushOutcome> {
   const now = deps.clock.now();
   return flushEach(
     now,
+    timeIsShort,
     await deps.control.pendingFailures(now.toISOString()),
     (w) => w.target,
     async (w) => {
@@ -127,13 +133,20 @@ export async function flushFailures(deps: EventsDeps): Promise<FlushOutcome> {
  */
 async function flushEach<W extends { ip: string; windowStart: string }>(
   now: Date,
+  timeIsShort: () => boolean,
   windows: W[],
   targetOf: (w: W) => string,
   flush: (w: W) => Promise<void>,
 ): Promise<FlushOutcome> {
   const failed: FlushOutcome["failed"] = [];
+  const left: W[] = [];
   let flushed = 0;
   for (const w of windows) {
+    // Out of time: the rest stay pending for the next run, rather than die with the invocation.
+    if (timeIsShort()) {
+      left.push(w);
+      continue;
+    }
     try {
       await flush(w);
       flushed++;
@@ -141,10 +154,11 @@ async function flushEach<W extends { ip: string; windowStart: string }>(
       failed.push({ target: targetOf(w), ip: w.ip, windowStart: w.windowStart, error });
     }
   }
-  const oldest = failed.length ? Math.min(...failed.map((f) => Date.parse(f.windowStart))) : undefined;
+  const pending = [...failed.map((f) => f.windowStart), ...left.map((w) => w.windowStart)];
+  const oldest = pending.length ? Math.min(...pending.map((t) => Date.parse(t))) : undefined;
   const oldestPendingSeconds =
     oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest - FAILURE_WINDOW_MS) / 1000));
-  return { flushed, failed, oldestPendingSeconds };
+  return { flushed, left: left.length, failed, oldestPendingSeconds };
 }
 
 /**
@@ -251,10 +265,14 @@ async function ownersOf(deps: EventsDeps, resource: { type: string; id: string }
  * nobody anything. Ids derive from the window, so a rerun writes nothing twice; a window that fails
  * is left for the next run.
  */
-export async function flushReaches(deps: EventsDeps): Promise<FlushOutcome> {
+export async function flushReaches(
+  deps: EventsDeps,
+  timeIsShort: () => boolean = () => false,
+): Promise<FlushOutcome> {
   const now = deps.clock.now();
   return flushEach(
     now,
+    timeIsShort,
     await deps.control.pendingReaches(now.toISOString()),
     (w) => w.workspaceId,
     async (w) => {
