@@ -6,11 +6,12 @@ import { type StoredEvent, USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
 import { Keys } from "../table.js";
+import { leafHash } from "../tlog/merkle.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 import { ExportTooLargeError, type FileResult, writeExportFile } from "./export-file.js";
 import { storeQueryOf } from "./filters.js";
-import { evidenceFrame, type LogReadDeps } from "./log.js";
+import { evidenceFrame, type LogReadDeps, leafDataOf, leafRangeCheck, reportViolation } from "./log.js";
 import { validationError } from "./zod-errors.js";
 
 type WithArchive = EventsDeps & { archive: ArchiveStore };
@@ -175,6 +176,12 @@ export async function runExport(
     }
     events = evidenceEvents(deps, job, query.fromKey, job.evidence as EvidenceFrame);
   }
+  // A bundle written in one run is checked against the tree as it streams (a resumed one is not: the
+  // check's state does not outlive the invocation; the offline verifier checks every bundle).
+  const check =
+    job.format === "evidence" && job.evidence && !job.progress && deps.log
+      ? await leafRangeCheck(deps.log, job.workspaceId, job.evidence.start)
+      : undefined;
   let result: FileResult;
   try {
     result = await writeExportFile({
@@ -187,6 +194,7 @@ export async function runExport(
       partBytes: options.partBytes,
       events,
       frame: job.evidence,
+      onEvent: check ? (event) => check.add(leafHash(leafDataOf(event))) : undefined,
       resume: job.progress,
       afterPart: async (progress) => {
         job = { ...job, progress, revision: job.revision + 1 };
@@ -212,6 +220,16 @@ export async function runExport(
       job,
       `the log changed under the export: ${result.eventCount} events, the checkpoint covers ${JSON.parse(job.evidence.header).count}`,
     );
+  }
+  const wrong = result.status === "written" ? await check?.finish() : undefined;
+  if (wrong && deps.log) {
+    await reportViolation(deps.log, {
+      kind: "item_modified",
+      workspace: job.workspaceId,
+      detail: `evidence export ${exportId}: ${wrong}`,
+      dedupeKey: `evidence:${exportId}`,
+    });
+    return fail(job, `the log changed under the export: ${wrong}`);
   }
   if (result.status === "stopped") {
     await deps.exportQueue.enqueue(exportId);

@@ -22,6 +22,7 @@ import {
   multiProofSpans,
   rootFromMultiProof,
   type Span,
+  verifyConsistency,
   verifyInclusion,
 } from "../tlog/merkle.js";
 import { formatCheckpoint, signNote } from "../tlog/note.js";
@@ -568,5 +569,45 @@ export async function evidenceFrame(
     start: range?.start ?? 0,
     trailer: JSON.stringify(trailer),
     lastKey: last ? Keys.eventSk(last.recordedAt, last.id) : "",
+  };
+}
+
+/**
+ * Checks, in O(log n) memory, that leaves streamed in order from `start` are the tree's own: the
+ * compact range of [0, start) comes from the tiles, the leaves extend it, and the result must be
+ * the signed root or consistent with it. For evidence bundles, which can be far larger than a day.
+ */
+export async function leafRangeCheck(deps: LogReadDeps, workspaceId: string, start: number) {
+  const state = await stateOrNotFound(deps, workspaceId);
+  const hashes = new TileHashes(state.size, archiveTiles(deps, workspaceId, state.size));
+  const nodes: Buffer[] = [];
+  let offset = 0;
+  for (let height = 52; height >= 0; height--) {
+    const width = 2 ** height;
+    if (start - offset >= width) {
+      nodes.push(await hashes.perfect(height, offset / width));
+      offset += width;
+    }
+  }
+  const range = CompactRange.of(start, nodes);
+  return {
+    add: (leaf: Buffer) => range.append(leaf),
+    /** Undefined when the leaves are the tree's; otherwise what is wrong, naming the leaves. */
+    finish: async (): Promise<string | undefined> => {
+      const end = range.size;
+      if (end === start) return undefined;
+      const what = `leaves [${start}, ${end})`;
+      if (end > state.size) return `${what} go beyond the tree (size ${state.size})`;
+      if (end === state.size) {
+        return range.root().equals(state.root) ? undefined : `${what} do not give the signed root`;
+      }
+      const proof = await hashes.spans(consistencySpans(end, state.size));
+      try {
+        verifyConsistency(end, state.size, proof, range.root(), state.root);
+        return undefined;
+      } catch {
+        return `${what} are not the tree's: an event or a tile changed after sealing`;
+      }
+    },
   };
 }
