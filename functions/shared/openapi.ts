@@ -34,7 +34,14 @@ const retryAfter = z.object({
   "Retry-After": z.string().meta({ description: "Seconds to wait before retrying." }),
 });
 
+/** Every operation that takes a body may refuse it as a whole before reading it. */
+const bodyErrors = {
+  "413": problemResponse("The body is larger than the limit."),
+  "415": problemResponse("The body is not `application/json`."),
+};
+
 const common = {
+  "431": problemResponse("The request's headers are larger than the gateway accepts."),
   "400": problemResponse("Validation failed; `errors[]` names each problem."),
   "401": problemResponse("Missing or unknown API key."),
   "403": problemResponse("The key lacks the route's scope (the denial is logged)."),
@@ -187,6 +194,7 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     responses: {
       "200": { description: "The proof", content: { "application/json": { schema: consistencySchema } } },
       ...common,
+      "404": problemResponse("No checkpoint yet: the workspace has no events."),
     },
   },
   "create-key": {
@@ -299,8 +307,11 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
 export function openApiDocument() {
   const paths: ZodOpenApiPathsObject = {};
   for (const route of ROUTES) {
-    const operation = operations[route.handler];
-    if (!operation) throw new Error(`no OpenAPI operation for ${route.handler}`);
+    const described = operations[route.handler];
+    if (!described) throw new Error(`no OpenAPI operation for ${route.handler}`);
+    const operation = described.requestBody
+      ? { ...described, responses: { ...described.responses, ...bodyErrors } }
+      : described;
     // API Gateway's greedy `{name+}` is `{name}` in OpenAPI.
     const path = route.path.replace(/\{(\w+)\+\}/g, "{$1}");
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };

@@ -175,6 +175,23 @@ export function createLocalServer(resolve: (handlerName: string) => Promise<Lamb
   // that closes first races the client's next request on the same socket ("other side closed").
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  // Node refuses oversized headers (or URLs) before any handler runs; answer as the API does, in
+  // problem+json (API Gateway has its own limits on AWS).
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      type: tooLarge ? "/problems/request-header-fields-too-large" : "/problems/bad-request",
+      title: tooLarge ? "The request's headers are too large" : "The request could not be read",
+      status,
+      detail: tooLarge ? "send a shorter URL or fewer, smaller headers" : "malformed HTTP request",
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   return server;
 }
 

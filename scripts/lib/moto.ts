@@ -13,15 +13,8 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 const VENV = join(ROOT, ".venv");
 const REQUIREMENTS = join(ROOT, "scripts/moto-requirements.txt");
 const CONSTRAINTS = join(ROOT, "scripts/moto-constraints.txt");
-const STAMP = join(VENV, ".requirements-sha256");
 const VENV_PYTHON = join(VENV, "bin", "python");
 const MOTO_SERVER = join(ROOT, "scripts/moto_server.py");
-
-function requirementsDigest(): string {
-  const hash = createHash("sha256").update(readFileSync(REQUIREMENTS));
-  if (existsSync(CONSTRAINTS)) hash.update(readFileSync(CONSTRAINTS));
-  return hash.digest("hex");
-}
 
 function python(): string {
   for (const candidate of ["python3", "python"]) {
@@ -38,23 +31,39 @@ function python(): string {
   throw new Error("Python 3.10+ is required (python3 on PATH) to run moto, the local AWS engine");
 }
 
-/** Creates or refreshes the venv; returns quickly when it is already up to date. */
-export function ensureMoto(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
-  const digest = requirementsDigest();
-  if (existsSync(VENV_PYTHON) && existsSync(STAMP) && readFileSync(STAMP, "utf8") === digest) return;
-  log("setting up moto in .venv (first run only; about a minute)…");
-  if (!existsSync(join(VENV, "bin", "pip")))
-    execFileSync(python(), ["-m", "venv", VENV], { stdio: "inherit" });
-  const pip = join(VENV, "bin", "pip");
-  const constraints = existsSync(CONSTRAINTS) ? ["-c", CONSTRAINTS] : [];
+/**
+ * A project-local Python venv installed from pinned requirements (and constraints, for the
+ * transitive pins): made on first use, and again whenever those files change.
+ */
+export function ensureVenv(
+  venv: { dir: string; requirements: string; constraints: string; label: string },
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): void {
+  const hash = createHash("sha256").update(readFileSync(venv.requirements));
+  if (existsSync(venv.constraints)) hash.update(readFileSync(venv.constraints));
+  const digest = hash.digest("hex");
+  const stamp = join(venv.dir, ".requirements-sha256");
+  if (
+    existsSync(join(venv.dir, "bin", "python")) &&
+    existsSync(stamp) &&
+    readFileSync(stamp, "utf8") === digest
+  )
+    return;
+  log(`setting up ${venv.label} in ${venv.dir} (first run only)…`);
+  if (!existsSync(join(venv.dir, "bin", "pip")))
+    execFileSync(python(), ["-m", "venv", venv.dir], { stdio: "inherit" });
+  const constraints = existsSync(venv.constraints) ? ["-c", venv.constraints] : [];
   execFileSync(
-    pip,
-    ["install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS, ...constraints],
-    {
-      stdio: "inherit",
-    },
+    join(venv.dir, "bin", "pip"),
+    ["install", "--quiet", "--disable-pip-version-check", "-r", venv.requirements, ...constraints],
+    { stdio: "inherit" },
   );
-  writeFileSync(STAMP, digest);
+  writeFileSync(stamp, digest);
+}
+
+/** Creates or refreshes moto's venv; returns quickly when it is already up to date. */
+export function ensureMoto(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  ensureVenv({ dir: VENV, requirements: REQUIREMENTS, constraints: CONSTRAINTS, label: "moto" }, log);
 }
 
 export async function freePort(): Promise<number> {
