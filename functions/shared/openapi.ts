@@ -30,6 +30,20 @@ const problemResponse = (description: string) => ({
   content: { "application/problem+json": { schema: problemSchema } },
 });
 
+/** A batch's problem also says what became of each event it could settle. */
+const batchProblemSchema = problemSchema
+  .extend({
+    results: z
+      .array(z.object({ id: z.string(), status: z.enum(["created", "duplicate", "conflict"]) }))
+      .optional()
+      .meta({ description: "Batches: each event settled before the problem, and how." }),
+  })
+  .meta({ id: "BatchProblem" });
+const batchProblemResponse = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: batchProblemSchema } },
+});
+
 const retryAfter = z.object({
   "Retry-After": z.string().meta({ description: "Seconds to wait before retrying." }),
 });
@@ -107,7 +121,15 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
         },
       },
       ...common,
-      "409": problemResponse("The id is already used by different content."),
+      "409": batchProblemResponse(
+        "The id is already used by different content (a batch: `results` says which; the others were stored).",
+      ),
+      "503": {
+        ...batchProblemResponse(
+          "Storage unavailable: the outcome is unknown for what `results` does not list. Retry the same request after Retry-After; ids make that safe.",
+        ),
+        headers: retryAfter,
+      },
       "413": problemResponse("The body is larger than 256 KB."),
       "415": problemResponse("The body is not application/json."),
     },
@@ -310,7 +332,7 @@ export function openApiDocument() {
     const described = operations[route.handler];
     if (!described) throw new Error(`no OpenAPI operation for ${route.handler}`);
     const operation = described.requestBody
-      ? { ...described, responses: { ...described.responses, ...bodyErrors } }
+      ? { ...described, responses: { ...bodyErrors, ...described.responses } }
       : described;
     // API Gateway's greedy `{name+}` is `{name}` in OpenAPI.
     const path = route.path.replace(/\{(\w+)\+\}/g, "{$1}");
