@@ -43,6 +43,7 @@ import {
 import { type Client, recordQueried } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
 import { ownEventOrNotFound } from "./reads.js";
+import { INTEGRITY_VIOLATION } from "./tamper-watch.js";
 import { validationError } from "./zod-errors.js";
 
 /**
@@ -98,7 +99,8 @@ export interface Violation {
 }
 
 export async function reportViolation(deps: EventsDeps, v: Violation): Promise<void> {
-  logger.error("integrity violation", {
+  // The tamper watch's line: the same metric filter counts both (lib/audit-log-stack.ts).
+  logger.error(INTEGRITY_VIOLATION, {
     violation: { kind: v.kind, workspace: v.workspace, detail: v.detail },
   });
   await recordServiceEvent(deps, OPERATOR_LOG, {
