@@ -14,7 +14,8 @@ const USAGE = `npm run admin -- <command> [options]
 Commands:
   create-workspace <id> --plan per-node|enterprise   create a workspace and print its first admin key
   list-workspaces                                    list workspaces with plan and retention
-  security-log [--limit N]                           failed authentications no workspace could be named for
+  security-log [--limit N]                           the operator's security log: failed authentications no
+                                                     workspace could be named for, and integrity violations
 
 Target (default: the local runtime started by \`npm start\`, read from .local/credentials.json):
   --stage <dev|staging|prod>   a deployed stage: tables audit-*-<stage>, AWS credentials and region
@@ -113,6 +114,12 @@ async function main(): Promise<void> {
         nowEpochSeconds: Math.floor(Date.now() / 1000),
       });
       for (const e of page.events) {
+        if (e.type === "integrity.violation") {
+          // The sealer's and the tamper watch's findings (docs/integrity.md).
+          const v = e.context as { kind: string; workspace: string; detail: string };
+          console.log(`${e.recordedAt}  INTEGRITY ${v.kind}  workspace ${v.workspace}: ${v.detail}`);
+          continue;
+        }
         const c = e.context as { reason?: string; count?: number; method?: string; path?: string };
         console.log(
           `${e.recordedAt}  ${e.sourceIp ?? "-"}  ${c.count ?? 1}× ${c.reason ?? ""}  ${c.method ?? ""} ${c.path ?? ""}`,

@@ -1,18 +1,22 @@
 import { gunzipSync } from "node:zlib";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shardOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
-import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { leafDataOf, sealWorkspace } from "../../functions/shared/core/log.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import type { StoredEvent } from "../../functions/shared/schemas/event.js";
-import { Keys, OPERATOR_LOG } from "../../functions/shared/table.js";
+import { OPERATOR_LOG } from "../../functions/shared/table.js";
 import type { BundleHeader, BundleTrailer } from "../../functions/shared/tlog/bundle.js";
 import { leafHash, rootFromMultiProof, verifyConsistency } from "../../functions/shared/tlog/merkle.js";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../../functions/shared/tlog/note.js";
 import { verifyBundle } from "../../functions/shared/tlog/verify.js";
-import { call, engineEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  rewriteStoredEvent,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  workspace,
+} from "./harness.js";
 
 const T0 = "2026-11-30T08:00:00.000Z";
 
@@ -146,24 +150,14 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
   });
 
   it("an event rewritten after sealing (its hash recomputed) fails the export, reported in the operator log", async () => {
-    const table = engineEnv().eventsTable;
-    const guard = (
-      await api.dynamo.send(
-        new GetCommand({ TableName: table, Key: { pk: Keys.guardPk(ws.id, "ev-1-030"), sk: Keys.guardSk } }),
-      )
-    ).Item;
-    const key = { pk: Keys.eventPk(ws.id, shardOf("ev-1-030")), sk: String(guard?.eventSk) };
-    const item = (await api.dynamo.send(new GetCommand({ TableName: table, Key: key }))).Item as Record<
-      string,
-      unknown
-    >;
-    const { hash: _hash, ...content } = JSON.parse(String(item.doc));
-    content.actor.id = "mallory@acme.example";
-    await api.dynamo.send(
-      new PutCommand({
-        TableName: table,
-        Item: { ...item, doc: canonicalJson({ ...content, hash: sha256Hex(canonicalJson(content)) }) },
-      }),
+    await rewriteStoredEvent(
+      api.dynamo,
+      ws.id,
+      "ev-1-030",
+      (doc) => {
+        doc.actor.id = "mallory@acme.example";
+      },
+      { rehash: true },
     );
     const created = await call<{ id: string }>(api, "POST", "/v1/exports", {
       key: ws.keys.reader,

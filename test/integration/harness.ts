@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { request as httpRequest } from "node:http";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
 import type * as z from "zod";
 import type { WorkerExtras } from "../../functions/export-worker/handler.js";
 import { JOB_REQUEST_TIMEOUT_MS, newDocumentClient } from "../../functions/shared/adapters/clients.js";
+import { shardOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
+import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { FixedClock } from "../../functions/shared/clock.js";
 import { loadConfig } from "../../functions/shared/config.js";
 import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
@@ -14,6 +16,7 @@ import type { EventRecord } from "../../functions/shared/ports.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import { serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
 import type { exportSchema } from "../../functions/shared/schemas/exports.js";
+import { EventAttr, Keys, PK, SK } from "../../functions/shared/table.js";
 import { localEnv, type SeededWorkspace, seedWorkspace } from "../../scripts/lib/bootstrap.js";
 import {
   createLocalServer,
@@ -252,4 +255,35 @@ export function callFrom<T = Record<string, unknown>>(
     req.on("error", reject);
     req.end(payload);
   });
+}
+
+/**
+ * Rewrites a stored event's document straight in the table, as an operator with table access
+ * could, bypassing the write path. With `rehash` its `hash` is recomputed, so only the tree can
+ * tell. Returns the event item's key.
+ */
+export async function rewriteStoredEvent(
+  dynamo: DynamoDBDocumentClient,
+  workspaceId: string,
+  id: string,
+  change: (doc: Record<string, unknown> & { actor: { id: string } }) => void,
+  options: { rehash: boolean },
+): Promise<{ pk: string; sk: string }> {
+  const table = engineEnv().eventsTable;
+  const guard = (
+    await dynamo.send(
+      new GetCommand({ TableName: table, Key: { [PK]: Keys.guardPk(workspaceId, id), [SK]: Keys.guardSk } }),
+    )
+  ).Item;
+  if (!guard) throw new Error(`no id guard for ${id} in ${workspaceId}`);
+  const key = { [PK]: Keys.eventPk(workspaceId, shardOf(id)), [SK]: String(guard.eventSk) };
+  const item = (await dynamo.send(new GetCommand({ TableName: table, Key: key }))).Item;
+  if (!item) throw new Error(`no event item for ${id}`);
+  const { hash, ...content } = JSON.parse(String(item[EventAttr.doc]));
+  change(content);
+  const doc = options.rehash ? { ...content, hash: sha256Hex(canonicalJson(content)) } : { ...content, hash };
+  await dynamo.send(
+    new PutCommand({ TableName: table, Item: { ...item, [EventAttr.doc]: canonicalJson(doc) } }),
+  );
+  return { pk: key[PK] as string, sk: key[SK] as string };
 }

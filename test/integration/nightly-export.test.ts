@@ -5,17 +5,15 @@ import {
   HeadObjectCommand,
   ListObjectVersionsCommand,
 } from "@aws-sdk/client-s3";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler } from "../../functions/nightly-export/handler.js";
-import { shardOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
 import { S3ArchiveStore } from "../../functions/shared/adapters/s3-archive-store.js";
 import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { sealWorkspace } from "../../functions/shared/core/log.js";
 import { exportDay } from "../../functions/shared/core/nightly-export.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
-import { Keys, OPERATOR_LOG } from "../../functions/shared/table.js";
+import { OPERATOR_LOG } from "../../functions/shared/table.js";
 import { leafHash, ProofError, rootFromMultiProof } from "../../functions/shared/tlog/merkle.js";
 import { parseCheckpoint, splitNote } from "../../functions/shared/tlog/note.js";
 
@@ -25,6 +23,7 @@ import {
   callFrom,
   engineEnv,
   listAll,
+  rewriteStoredEvent,
   startApi,
   type TestApi,
   type TestWorkspace,
@@ -268,22 +267,14 @@ describe("a nightly day whose events changed after sealing", () => {
     const log = logDeps(api.deps, api.dynamo);
     await sealWorkspace(log, ws.id, api.clock.now());
     // An operator with table access rewrites one sealed event (its hash recomputed, so only the tree can tell).
-    const table = engineEnv().eventsTable;
-    const guard = (
-      await api.dynamo.send(
-        new GetCommand({ TableName: table, Key: { pk: Keys.guardPk(ws.id, "dt-1"), sk: Keys.guardSk } }),
-      )
-    ).Item;
-    const key = { pk: Keys.eventPk(ws.id, shardOf("dt-1")), sk: String(guard?.eventSk) };
-    const item = (await api.dynamo.send(new GetCommand({ TableName: table, Key: key }))).Item as Record<
-      string,
-      unknown
-    >;
-    const { hash: _hash, ...content } = JSON.parse(String(item.doc));
-    content.actor.id = "mallory";
-    const forged = { ...content, hash: sha256Hex(canonicalJson(content)) };
-    await api.dynamo.send(
-      new PutCommand({ TableName: table, Item: { ...item, doc: canonicalJson(forged) } }),
+    await rewriteStoredEvent(
+      api.dynamo,
+      ws.id,
+      "dt-1",
+      (doc) => {
+        doc.actor.id = "mallory";
+      },
+      { rehash: true },
     );
 
     const deps = {
