@@ -172,8 +172,9 @@ export class DynamoEventStore implements EventStore {
     let pending = chunk;
     let races = 0;
     const now = this.opts.now ?? (() => new Date());
-    // No attempt may reach the table later than APPEND_DEADLINE_MS after the records were stamped:
-    // the sealer counts on it to seal a time range only once nothing more can land in it.
+    // No attempt is sent later than APPEND_DEADLINE_MS after the records were stamped, and one still
+    // unanswered then is aborted: the sealer counts on it (with SEAL_SETTLE_MS's margin for a request
+    // already in flight) to seal a time range only once nothing more lands in it.
     const deadline =
       Math.min(...chunk.map((i) => Date.parse((records[i] as EventRecord).event.recordedAt))) +
       APPEND_DEADLINE_MS;

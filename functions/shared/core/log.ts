@@ -123,7 +123,7 @@ export type SealOutcome =
 
 /**
  * One sealing step of one workspace. Reads the events after the last sealed one that are at least
- * {@link SEAL_SETTLE_MS} old (no append can land before that any more), appends them, writes the
+ * {@link SEAL_SETTLE_MS} old (no append attempt is sent that late, and one in flight lands within the margin), appends them, writes the
  * changed tiles (write-once; a rerun finds them with the same bytes), signs a checkpoint, stores it,
  * and replaces the state only if nobody else did first. Killed at any step, a rerun gives the same
  * tree; two racing runs give one tree (the loser's state write fails and its tiles are the same).
