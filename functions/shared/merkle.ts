@@ -1,53 +1,34 @@
-import { createHash } from "node:crypto";
-
-const sha256 = (...parts: Buffer[]) => createHash("sha256").update(Buffer.concat(parts)).digest();
+import { CompactRange, EMPTY_ROOT, leafHash, nodeHash, splitPoint } from "./tlog/merkle.js";
 
 /**
- * RFC 6962 (Certificate Transparency) Merkle tree hash over hex SHA-256 leaves: leaf =
- * H(0x00 ‖ leaf), node = H(0x01 ‖ left ‖ right), split at the largest power of two below n. The
- * root commits to every event hash and its order; the empty tree's root is H("").
+ * The nightly manifest's `eventHashes.merkleRoot`: the RFC 6962 tree (tlog/merkle.ts) over the day's
+ * event hashes, each leaf the 32 bytes of one hex `hash`. Written as the RFC states the recursion,
+ * so it also serves as the reference the streaming {@link MerkleAccumulator} is checked against.
  */
 export function merkleRoot(leavesHex: readonly string[]): string {
   const hash = (from: number, to: number): Buffer => {
     const n = to - from;
-    if (n === 0) return sha256();
-    if (n === 1) return sha256(Buffer.from([0]), Buffer.from(leavesHex[from] as string, "hex"));
-    let k = 1;
-    while (k * 2 < n) k *= 2;
-    return sha256(Buffer.from([1]), hash(from, from + k), hash(from + k, to));
+    if (n === 0) return EMPTY_ROOT;
+    if (n === 1) return leafHash(Buffer.from(leavesHex[from] as string, "hex"));
+    const k = splitPoint(n);
+    return nodeHash(hash(from, from + k), hash(from + k, to));
   };
   return hash(0, leavesHex.length).toString("hex");
 }
 
-/**
- * {@link merkleRoot} one leaf at a time, in O(log n) memory: keeps the roots of the perfect subtrees
- * that make up the leaves so far (largest first). RFC 6962's tree over n leaves is those subtrees
- * joined right to left, so the root needs no second pass over the leaves.
- */
+/** {@link merkleRoot} one leaf at a time, in O(log n) memory: a compact range of the day's leaves. */
 export class MerkleAccumulator {
-  private readonly stack: { size: number; hash: Buffer }[] = [];
-  private count = 0;
+  private readonly range = CompactRange.empty();
 
   add(leafHex: string): void {
-    let node = { size: 1, hash: sha256(Buffer.from([0]), Buffer.from(leafHex, "hex")) };
-    for (let top = this.stack.at(-1); top && top.size === node.size; top = this.stack.at(-1)) {
-      this.stack.pop();
-      node = { size: top.size * 2, hash: sha256(Buffer.from([1]), top.hash, node.hash) };
-    }
-    this.stack.push(node);
-    this.count++;
+    this.range.append(leafHash(Buffer.from(leafHex, "hex")));
   }
 
   get size(): number {
-    return this.count;
+    return this.range.size;
   }
 
   root(): string {
-    let acc = this.stack.at(-1)?.hash;
-    if (!acc) return sha256().toString("hex");
-    for (let i = this.stack.length - 2; i >= 0; i--) {
-      acc = sha256(Buffer.from([1]), (this.stack[i] as { hash: Buffer }).hash, acc);
-    }
-    return acc.toString("hex");
+    return this.range.root().toString("hex");
   }
 }
