@@ -29,7 +29,6 @@ import { formatCheckpoint, signNote } from "../tlog/note.js";
 import {
   compactFromEdges,
   edgeTiles,
-  hashesOf,
   parseTilePath,
   TILE_WIDTH,
   type Tile,
@@ -364,8 +363,17 @@ export async function readTile(
 
 const b64 = (h: Buffer) => h.toString("base64");
 
+/** The tree of `state` read from its tiles, each tile once for everything one request asks of it. */
+const treeOf = (deps: LogReadDeps, state: LogState) =>
+  new TileHashes(state.size, archiveTiles(deps, state.workspaceId, state.size));
+
 /** Where an event sits in the tree: its anchor's tile, then its leaf hash in that tile. */
-async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEvent): Promise<number> {
+async function leafIndexOf(
+  deps: LogReadDeps,
+  state: LogState,
+  tree: TileHashes,
+  event: StoredEvent,
+): Promise<number> {
   const key = Keys.eventSk(event.recordedAt, event.id);
   if (key > state.lastKey) {
     throw new ConflictError(`event ${event.id} is not covered by a checkpoint yet; retry in a minute`);
@@ -377,7 +385,7 @@ async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEven
   if (!anchor) throw notInTree;
   const id = tileAt(state.size, 0, anchor.tile);
   if (!id) throw notInTree;
-  const hashes = hashesOf({ ...id, data: await archiveTiles(deps, state.workspaceId, state.size)(id) });
+  const hashes = await tree.tile(0, anchor.tile);
   const leaf = leafHash(leafDataOf(event));
   const at = hashes.findIndex((h) => h.equals(leaf));
   if (at < 0) {
@@ -396,8 +404,8 @@ async function leafIndexOf(deps: LogReadDeps, state: LogState, event: StoredEven
 export async function eventProof(deps: LogReadDeps, principal: Principal, client: Client, id: string) {
   const event = await ownEventOrNotFound(deps, principal, client, id);
   const state = await stateOrNotFound(deps, principal.workspaceId);
-  const index = await leafIndexOf(deps, state, event);
-  const hashes = new TileHashes(state.size, archiveTiles(deps, principal.workspaceId, state.size));
+  const hashes = treeOf(deps, state);
+  const index = await leafIndexOf(deps, state, hashes, event);
   const proof = await hashes.spans(inclusionSpans(index, state.size));
   const leaf = leafHash(leafDataOf(event));
   // Checked before it goes out: a replaced tile is caught here, not only by the client.
@@ -468,8 +476,9 @@ export async function dayEvidence(
   if (!state || state.lastKey < lastKey) {
     throw new Error(`${workspaceId}: the verifiable log does not reach ${day.last.id} yet`);
   }
-  const start = await leafIndexOf(deps, state, day.first);
-  const end = (await leafIndexOf(deps, state, day.last)) + 1;
+  const hashes = treeOf(deps, state);
+  const start = await leafIndexOf(deps, state, hashes, day.first);
+  const end = (await leafIndexOf(deps, state, hashes, day.last)) + 1;
   const refuse = async (detail: string) => {
     await reportViolation(deps, {
       kind: "item_modified",
@@ -485,7 +494,6 @@ export async function dayEvidence(
     );
   }
   const indexes = Array.from({ length: end - start }, (_, i) => start + i);
-  const hashes = new TileHashes(state.size, archiveTiles(deps, workspaceId, state.size));
   const proof = await hashes.spans(multiProofSpans(state.size, indexes));
   // The day's own events, with the proof, must give the signed root: the manifest is write-once.
   const leaves = day.leaves.map((hash, i) => ({ index: start + i, hash }));
@@ -534,11 +542,14 @@ export async function evidenceFrame(
   };
   const first = await firstOf(deps.events.stream({ ...query, ascending: true }), sealed);
   const last = first ? await firstOf(deps.events.stream(query), sealed) : undefined;
-  const hashes = new TileHashes(state.size, archiveTiles(deps, job.workspaceId, state.size));
+  const hashes = treeOf(deps, state);
   let range: { start: number; end: number } | null = null;
   let proof: Buffer[] = [];
   if (first && last) {
-    range = { start: await leafIndexOf(deps, state, first), end: (await leafIndexOf(deps, state, last)) + 1 };
+    range = {
+      start: await leafIndexOf(deps, state, hashes, first),
+      end: (await leafIndexOf(deps, state, hashes, last)) + 1,
+    };
     proof = await hashes.spans(
       multiProofSpans(
         state.size,
@@ -581,7 +592,7 @@ export async function evidenceFrame(
  */
 export async function leafRangeCheck(deps: LogReadDeps, workspaceId: string, start: number) {
   const state = await stateOrNotFound(deps, workspaceId);
-  const hashes = new TileHashes(state.size, archiveTiles(deps, workspaceId, state.size));
+  const hashes = treeOf(deps, state);
   const nodes: Buffer[] = [];
   let offset = 0;
   for (let height = 52; height >= 0; height--) {

@@ -189,7 +189,8 @@ export class TileHashes {
     private readonly read: TileReader,
   ) {}
 
-  private tile(level: number, n: number): Promise<Buffer[]> {
+  /** The hashes of tile (level, n) as the tree has it; each tile is read once per instance. */
+  tile(level: number, n: number): Promise<Buffer[]> {
     const key = `${level}/${n}`;
     let got = this.cache.get(key);
     if (!got) {
