@@ -4,7 +4,6 @@ import { leafDataOf, sealWorkspace } from "../../functions/shared/core/log.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import type { StoredEvent } from "../../functions/shared/schemas/event.js";
-import { OPERATOR_LOG } from "../../functions/shared/table.js";
 import type { BundleHeader, BundleTrailer } from "../../functions/shared/tlog/bundle.js";
 import { leafHash, rootFromMultiProof, verifyConsistency } from "../../functions/shared/tlog/merkle.js";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../../functions/shared/tlog/note.js";
@@ -15,6 +14,7 @@ import {
   startApi,
   type TestApi,
   type TestWorkspace,
+  violationsAbout,
   workspace,
 } from "./harness.js";
 
@@ -169,13 +169,8 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
     });
     expect(got.body.status).toBe("failed");
     expect(got.body.error).toMatch(/leaves \[60, 180\) are not the tree's/);
-    const violations = await api.deps.events.query({
-      workspaceId: OPERATOR_LOG,
-      types: ["integrity.violation"],
-      limit: 100,
-      nowEpochSeconds: 0,
-    });
-    expect(violations.events.map((e) => e.context)).toContainEqual(
+    const violations = await violationsAbout(api.deps, ws.id);
+    expect(violations).toContainEqual(
       expect.objectContaining({
         kind: "item_modified",
         workspace: ws.id,

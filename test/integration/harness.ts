@@ -16,7 +16,7 @@ import type { EventRecord } from "../../functions/shared/ports.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import { serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
 import type { exportSchema } from "../../functions/shared/schemas/exports.js";
-import { EventAttr, Keys, PK, SK } from "../../functions/shared/table.js";
+import { EventAttr, Keys, OPERATOR_LOG, PK, SK } from "../../functions/shared/table.js";
 import { localEnv, type SeededWorkspace, seedWorkspace } from "../../scripts/lib/bootstrap.js";
 import {
   createLocalServer,
@@ -286,4 +286,22 @@ export async function rewriteStoredEvent(
     new PutCommand({ TableName: table, Item: { ...item, [EventAttr.doc]: canonicalJson(doc) } }),
   );
   return { pk: key[PK] as string, sk: key[SK] as string };
+}
+
+/** The `integrity.violation` findings about one workspace in the operator's security log, oldest first. */
+export async function violationsAbout(
+  deps: Deps,
+  workspaceId: string,
+): Promise<{ kind: string; workspace: string; detail: string }[]> {
+  const out: { kind: string; workspace: string; detail: string }[] = [];
+  for await (const e of deps.events.stream({
+    workspaceId: OPERATOR_LOG,
+    types: ["integrity.violation"],
+    nowEpochSeconds: 0,
+    ascending: true,
+  })) {
+    const c = e.context as { kind: string; workspace: string; detail: string };
+    if (c.workspace === workspaceId) out.push(c);
+  }
+  return out;
 }

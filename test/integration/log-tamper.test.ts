@@ -21,7 +21,15 @@ import {
   splitNote,
 } from "../../functions/shared/tlog/note.js";
 import { localClients } from "../../scripts/lib/bootstrap.js";
-import { call, engineEnv, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  engineEnv,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  violationsAbout,
+  workspace,
+} from "./harness.js";
 
 const T0 = "2026-11-30T14:00:00.000Z";
 
@@ -37,17 +45,7 @@ describe("a tile or checkpoint object replaced by a new version", () => {
   const { s3 } = localClients(env);
   const replace = (key: string, body: Buffer) =>
     s3.send(new PutObjectCommand({ Bucket: env.exportBucket, Key: key, Body: body }));
-  const violations = async () =>
-    (
-      await api.deps.events.query({
-        workspaceId: OPERATOR_LOG,
-        types: ["integrity.violation"],
-        limit: 100,
-        nowEpochSeconds: 0,
-      })
-    ).events
-      .map((e) => e.context as { kind: string; workspace: string; detail: string })
-      .filter((c) => c.workspace === ws.id);
+  const violations = () => violationsAbout(api.deps, ws.id);
 
   beforeAll(async () => {
     api = await startApi({ now: T0 });

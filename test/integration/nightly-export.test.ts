@@ -13,7 +13,6 @@ import { sealWorkspace } from "../../functions/shared/core/log.js";
 import { exportDay } from "../../functions/shared/core/nightly-export.js";
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { merkleRoot } from "../../functions/shared/merkle.js";
-import { OPERATOR_LOG } from "../../functions/shared/table.js";
 import { leafHash, ProofError, rootFromMultiProof } from "../../functions/shared/tlog/merkle.js";
 import { parseCheckpoint, splitNote } from "../../functions/shared/tlog/note.js";
 
@@ -27,6 +26,7 @@ import {
   startApi,
   type TestApi,
   type TestWorkspace,
+  violationsAbout,
   workspace,
 } from "./harness.js";
 
@@ -297,13 +297,8 @@ describe("a nightly day whose events changed after sealing", () => {
     await expect(
       s3.send(new GetObjectCommand({ Bucket: bucket, Key: `exports/${ws.id}/${path(day)}/manifest.json` })),
     ).rejects.toThrow();
-    const violations = await api.deps.events.query({
-      workspaceId: OPERATOR_LOG,
-      types: ["integrity.violation"],
-      limit: 100,
-      nowEpochSeconds: 0,
-    });
-    expect(violations.events.map((e) => e.context)).toContainEqual(
+    const violations = await violationsAbout(api.deps, ws.id);
+    expect(violations).toContainEqual(
       expect.objectContaining({
         kind: "item_modified",
         workspace: ws.id,

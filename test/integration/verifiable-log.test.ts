@@ -5,7 +5,7 @@ import { type LogDeps, leafDataOf, sealWorkspace } from "../../functions/shared/
 import { logDeps } from "../../functions/shared/log-deps.js";
 import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import type { StoredEvent } from "../../functions/shared/schemas/event.js";
-import { EventAttr, Keys, OPERATOR_LOG, PK, SK } from "../../functions/shared/table.js";
+import { EventAttr, Keys, PK, SK } from "../../functions/shared/table.js";
 import {
   CompactRange,
   leafHash,
@@ -21,6 +21,7 @@ import {
   startApi,
   type TestApi,
   type TestWorkspace,
+  violationsAbout,
   workspace,
 } from "./harness.js";
 
@@ -218,16 +219,8 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
     const refused = await call(api, "GET", `/v1/events/${target}/proof`, { key: ws.keys.reader });
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ detail: expect.stringContaining(target) });
-    const operator = await api.deps.events.query({
-      workspaceId: OPERATOR_LOG,
-      types: ["integrity.violation"],
-      limit: 50,
-      nowEpochSeconds: 0,
-    });
-    const found = operator.events.find((e) =>
-      String((e.context as { detail: string }).detail).includes(target),
-    );
-    expect(found?.context).toMatchObject({ kind: "item_modified", workspace: ws.id });
+    const found = (await violationsAbout(api.deps, ws.id)).find((c) => c.detail.includes(target));
+    expect(found).toMatchObject({ kind: "item_modified", workspace: ws.id });
   });
 
   it("after TTL removes events, their old proof and tiles still verify against the old checkpoint", async () => {
