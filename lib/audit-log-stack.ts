@@ -90,7 +90,12 @@ export interface HandlerSpec {
 export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   health: { description: "GET /v1/health" },
   openapi: { description: "GET /v1/openapi.json" },
-  "post-events": { description: "POST /v1/events: append events", appendEvents: true },
+  "post-events": {
+    description: "POST /v1/events: append events",
+    appendEvents: true,
+    // The append's transaction refuses a throttled source: a ConditionCheck on its failure counter.
+    control: { check: ["failureCounter"] },
+  },
   "list-events": { description: "GET /v1/events: query events", queryEvents: true, cursorSecret: true },
   "get-event": { description: "GET /v1/events/{id}" },
   "get-event-proof": { description: "GET /v1/events/{id}/proof: inclusion proof", verifiableLog: "read" },
@@ -248,6 +253,7 @@ export class AuditLogStack extends Stack {
       // says `cursorSecret` may actually read the secret.
       CURSOR_SECRET_ID: cursorSecret.secretArn,
       DEFAULT_RETENTION_DAYS: String(config.defaultRetentionDays),
+      WORKSPACE_RATE_LIMIT: String(config.workspaceRateLimit),
     } satisfies Partial<Record<keyof Config, string>>;
     const exportEnv = {
       EXPORT_BUCKET: this.archive.bucket.bucketName,
@@ -313,7 +319,7 @@ export class AuditLogStack extends Stack {
       // Appending reads the workspace (its retention); authenticating reads the key and counts
       // failures, and a reach for another workspace's resource is counted too.
       if (appends || spec.control || spec.verifiableLog === "seal" || spec.verifiableLog === "read") {
-        const counters = authenticated ? (["failureCounter", "reachCounter"] as const) : [];
+        const counters = authenticated ? (["failureCounter", "reachCounter", "rateCounter"] as const) : [];
         this.tables.grantControl(sf.role, {
           ...spec.control,
           update: [...new Set([...(spec.control?.update ?? []), ...counters])],

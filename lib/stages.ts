@@ -42,6 +42,11 @@ export interface StageConfig {
   readonly s3AccessLogExpirationDays: number;
   /** Default route throttling of the HTTP API stage (requests per second, and burst). */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * One workspace's share of that: authenticated requests a second, averaged over 10 s, beyond
+   * which the service answers it 429 (`WORKSPACE_RATE_LIMIT`, functions/shared/core/throttle.ts).
+   */
+  readonly workspaceRateLimit: number;
   /** Browser origins allowed by CORS. Empty means no CORS preflight configuration at all. */
   readonly corsAllowOrigins: readonly string[];
   /** Email address subscribed to the alarm topic; `-c alarmEmail=...` overrides it. */
@@ -65,6 +70,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     apiAccessLogRetention: RetentionDays.ONE_MONTH,
     s3AccessLogExpirationDays: 30,
     throttle: { rateLimit: 50, burstLimit: 100 },
+    workspaceRateLimit: 25,
     corsAllowOrigins: ["http://localhost:3000"],
     tracing: true,
     logLevel: "DEBUG",
@@ -80,6 +86,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     apiAccessLogRetention: RetentionDays.THREE_MONTHS,
     s3AccessLogExpirationDays: 90,
     throttle: { rateLimit: 200, burstLimit: 400 },
+    workspaceRateLimit: 100,
     // Placeholder origin: replace with the staging console's real origin.
     corsAllowOrigins: ["https://audit.staging.example.com"],
     tracing: true,
@@ -98,6 +105,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     s3AccessLogExpirationDays: 400,
     // One workspace must sustain 1,000 events/s; batches carry many events per request.
     throttle: { rateLimit: 2000, burstLimit: 4000 },
+    workspaceRateLimit: 500,
     // Placeholder origin: replace with the production console's real origin.
     corsAllowOrigins: ["https://audit.example.com"],
     tracing: true,

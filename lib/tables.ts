@@ -36,7 +36,8 @@ export type ControlItem =
   | "failureCounter"
   | "reachCounter"
   | "exportJob"
-  | "logState";
+  | "logState"
+  | "rateCounter";
 
 /**
  * Partition-key prefix of each control item kind (`Keys.apiKeyPk`, `Keys.workspacePk`,
@@ -52,6 +53,8 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
   exportJob: "export#",
   // The verifiable log's state and tile anchors (Keys.logPk).
   logState: "log#",
+  // Each workspace's authenticated requests per rate window (Keys.ratePk).
+  rateCounter: "rate#",
 };
 
 /**
@@ -66,6 +69,8 @@ export interface ControlAccess {
   readonly create?: readonly ControlItem[];
   /** Item kinds it may change (UpdateItem). */
   readonly update?: readonly ControlItem[];
+  /** Item kinds its event writes may condition on (a ConditionCheck in their transaction). */
+  readonly check?: readonly ControlItem[];
   /** GSIs of the control table it may Query, by name (`ControlIndex`). */
   readonly queryIndexes?: readonly string[];
   /** Scan: the export job lists every workspace. The control table is small and holds no events. */
@@ -215,6 +220,7 @@ export class AuditTables extends Construct {
     const writes: [string, readonly ControlItem[] | undefined][] = [
       ["dynamodb:PutItem", access.create],
       ["dynamodb:UpdateItem", access.update],
+      ["dynamodb:ConditionCheckItem", access.check],
     ];
     for (const [action, kinds] of writes) {
       if (!kinds || kinds.length === 0) continue;

@@ -43,6 +43,12 @@ export const configSchema = z
      */
     RECORD_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(60),
     /**
+     * Authenticated requests a second each workspace may make, averaged over 10 s
+     * (`WorkspaceRateLimit`); beyond it, 429. The stage sets its share of the API's throttle.
+     * @default 200; 0 turns the limit off (benchmarks)
+     */
+    WORKSPACE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(200),
+    /**
      * KMS key (id, ARN or alias) that signs the verifiable log's checkpoints: ECC_NIST_P256,
      * SIGN_VERIFY. Set for the sealer and the log routes.
      */

@@ -14,9 +14,11 @@ import { type Clock, type IdGenerator, systemClock, ulidGenerator } from "./cloc
 import { type Config, CURSOR_KEY_MIN_BYTES, loadConfig } from "./config.js";
 import type { EventsDeps } from "./core/events.js";
 import { RecordCache } from "./core/record-cache.js";
+import { WorkspaceRateLimit } from "./core/throttle.js";
+import { logger } from "./logger.js";
 import type { SecretStore } from "./ports.js";
 
-export type Deps = EventsDeps & { config: Config; secrets: SecretStore };
+export type Deps = EventsDeps & { config: Config; secrets: SecretStore; rateLimit: WorkspaceRateLimit };
 
 export interface DepsOptions {
   config: Config;
@@ -39,6 +41,7 @@ export function makeDeps(options: DepsOptions): Deps {
     events: new DynamoEventStore({
       client,
       tableName: config.EVENTS_TABLE,
+      controlTableName: config.CONTROL_TABLE,
       queryPageSize: options.queryPageSize,
       backoff: options.appendBackoff,
       now: () => clock.now(),
@@ -50,8 +53,14 @@ export function makeDeps(options: DepsOptions): Deps {
     defaultRetentionDays: config.DEFAULT_RETENTION_DAYS,
     cursorKey: cursorKeyLoader(config),
     secrets: new SecretsManagerStore(secretsClient),
+    rateLimit: new WorkspaceRateLimit(config.WORKSPACE_RATE_LIMIT, (error) =>
+      logger.warn(RATE_COUNT_FAILED, { error }),
+    ),
   };
 }
+
+/** Logged when a request could not be counted toward its workspace's rate (it was let through). */
+export const RATE_COUNT_FAILED = "request not counted toward the workspace rate";
 
 let memo: Deps | undefined;
 let jobMemo: Deps | undefined;

@@ -60,7 +60,9 @@ const common = {
   "401": problemResponse("Missing or unknown API key."),
   "403": problemResponse("The key lacks the route's scope (the denial is logged)."),
   "429": {
-    ...problemResponse("Too many failed authentications from this address in the current minute."),
+    ...problemResponse(
+      "Too many failed authentications from this address in the current minute (refused on every route, even with a valid key, until the minute ends), or the workspace is over its request rate. A batch refused part-way lists in `results` what was stored before.",
+    ),
     headers: retryAfter,
   },
   "503": {
@@ -127,6 +129,12 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
       "503": {
         ...batchProblemResponse(
           "Storage unavailable: the outcome is unknown for what `results` does not list. Retry the same request after Retry-After; ids make that safe.",
+        ),
+        headers: retryAfter,
+      },
+      "429": {
+        ...batchProblemResponse(
+          "The source is throttled for failed authentications, or the workspace is over its request rate: nothing more was stored (a batch refused part-way lists in `results` what was). Retry after Retry-After.",
         ),
         headers: retryAfter,
       },

@@ -38,7 +38,21 @@ export type AppendResult =
    * Storage trouble: the outcome is unknown (most often nothing was stored; if the answer was lost,
    * all of it was). A retry with the same id settles it.
    */
-  | { status: "unavailable"; error: UnavailableError };
+  | { status: "unavailable"; error: UnavailableError }
+  /** Not written: the append's {@link AppendGuard} held (the source is throttled). */
+  | { status: "refused" };
+
+/**
+ * A condition the append must meet in the same transaction as its writes: the source's failed
+ * authentications in its current window are at most `maxFailures`. A throttled source is refused
+ * atomically, with no read before the write.
+ */
+export interface AppendGuard {
+  sourceIp: string;
+  /** Start of the source's current failure window (ISO-8601). */
+  windowStart: string;
+  maxFailures: number;
+}
 
 export interface EventQuery {
   workspaceId: string;
@@ -84,7 +98,7 @@ export interface EventStore {
    * Stores each record atomically (its id and its event, or nothing) unless its id is taken, in
    * as few round trips as the engine allows. One result per record, in order.
    */
-  append(records: EventRecord[]): Promise<AppendResult[]>;
+  append(records: EventRecord[], guard?: AppendGuard): Promise<AppendResult[]>;
   /** The event stored under `id` at `recordedAt` (as a taken id's guard says), if still live. */
   getAt(
     workspaceId: string,
@@ -217,6 +231,12 @@ export interface ControlStore {
    * every target; returns the source's count so far, which alone decides 401 or 429.
    */
   countFailure(window: Omit<FailureWindow, "count" | "reasons"> & { reason: string }): Promise<number>;
+  /** The source's failed authentications so far in the window starting at `windowStart`. */
+  sourceFailures(ip: string, windowStart: string): Promise<number>;
+  /**
+   * Counts one authenticated request of the workspace in its rate window; returns the count so far.
+   */
+  countRequest(workspaceId: string, window: { start: string; end: string }): Promise<number>;
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
   pendingFailures(endedBy: string): Promise<FailureWindow[]>;
   markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;

@@ -5,35 +5,125 @@
  */
 export type Scope = "events:write" | "events:read" | "admin";
 
-export interface RouteDef {
+/**
+ * How an authenticated route refuses a source that is throttled for failed authentications (429
+ * until its window ends, whatever key it now presents):
+ * - `in-write`: its event writes carry the check in their own transaction (no read first);
+ * - `before`: checked (one read) before the route changes anything;
+ * - `alongside`: a read route; checked beside the read, whose answer is withheld if it fails.
+ */
+export type SourceCheck = "in-write" | "before" | "alongside";
+
+interface RouteBase {
   method: "GET" | "POST" | "PUT" | "DELETE";
   /** API Gateway route path, with `{param}` placeholders. */
   path: string;
   handler: string;
-  /** Scope the caller's key must hold; `null` for public routes. */
-  scope: Scope | null;
 }
+
+/** A public route (`scope: null`), or one whose caller's key must hold `scope`. */
+export type RouteDef =
+  | (RouteBase & { scope: null })
+  | (RouteBase & { scope: Scope; sourceCheck: SourceCheck });
 
 export const ROUTES: readonly RouteDef[] = [
   { method: "GET", path: "/v1/health", handler: "health", scope: null },
   { method: "GET", path: "/v1/openapi.json", handler: "openapi", scope: null },
-  { method: "POST", path: "/v1/events", handler: "post-events", scope: "events:write" },
-  { method: "GET", path: "/v1/events", handler: "list-events", scope: "events:read" },
-  { method: "GET", path: "/v1/events/{id}", handler: "get-event", scope: "events:read" },
-  { method: "GET", path: "/v1/events/{id}/proof", handler: "get-event-proof", scope: "events:read" },
-  { method: "GET", path: "/v1/log/checkpoint", handler: "get-log-checkpoint", scope: "events:read" },
-  { method: "GET", path: "/v1/log/key", handler: "get-log-key", scope: "events:read" },
-  { method: "GET", path: "/v1/log/tile/{path+}", handler: "get-log-tile", scope: "events:read" },
-  { method: "GET", path: "/v1/log/consistency", handler: "get-log-consistency", scope: "events:read" },
-  { method: "POST", path: "/v1/keys", handler: "create-key", scope: "admin" },
-  { method: "GET", path: "/v1/keys", handler: "list-keys", scope: "admin" },
-  { method: "POST", path: "/v1/keys/{keyId}/rotate", handler: "rotate-key", scope: "admin" },
-  { method: "DELETE", path: "/v1/keys/{keyId}", handler: "revoke-key", scope: "admin" },
-  { method: "GET", path: "/v1/settings", handler: "get-settings", scope: "admin" },
-  { method: "PUT", path: "/v1/settings", handler: "put-settings", scope: "admin" },
-  { method: "GET", path: "/v1/exports/nightly", handler: "list-nightly-exports", scope: "events:read" },
-  { method: "POST", path: "/v1/exports", handler: "create-export", scope: "events:read" },
-  { method: "GET", path: "/v1/exports/{id}", handler: "get-export", scope: "events:read" },
+  {
+    method: "POST",
+    path: "/v1/events",
+    handler: "post-events",
+    scope: "events:write",
+    sourceCheck: "in-write",
+  },
+  {
+    method: "GET",
+    path: "/v1/events",
+    handler: "list-events",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/events/{id}",
+    handler: "get-event",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/events/{id}/proof",
+    handler: "get-event-proof",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/log/checkpoint",
+    handler: "get-log-checkpoint",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/log/key",
+    handler: "get-log-key",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/log/tile/{path+}",
+    handler: "get-log-tile",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "GET",
+    path: "/v1/log/consistency",
+    handler: "get-log-consistency",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  { method: "POST", path: "/v1/keys", handler: "create-key", scope: "admin", sourceCheck: "before" },
+  { method: "GET", path: "/v1/keys", handler: "list-keys", scope: "admin", sourceCheck: "alongside" },
+  {
+    method: "POST",
+    path: "/v1/keys/{keyId}/rotate",
+    handler: "rotate-key",
+    scope: "admin",
+    sourceCheck: "before",
+  },
+  {
+    method: "DELETE",
+    path: "/v1/keys/{keyId}",
+    handler: "revoke-key",
+    scope: "admin",
+    sourceCheck: "before",
+  },
+  { method: "GET", path: "/v1/settings", handler: "get-settings", scope: "admin", sourceCheck: "alongside" },
+  { method: "PUT", path: "/v1/settings", handler: "put-settings", scope: "admin", sourceCheck: "before" },
+  {
+    method: "GET",
+    path: "/v1/exports/nightly",
+    handler: "list-nightly-exports",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
+  {
+    method: "POST",
+    path: "/v1/exports",
+    handler: "create-export",
+    scope: "events:read",
+    sourceCheck: "before",
+  },
+  {
+    method: "GET",
+    path: "/v1/exports/{id}",
+    handler: "get-export",
+    scope: "events:read",
+    sourceCheck: "alongside",
+  },
 ];
 
 /**

@@ -136,6 +136,13 @@ export const Keys = {
   workspacePk: (workspaceId: string) => `ws#${workspaceId}`,
   workspaceSk: "ws",
   failurePk: (target: string, ip: string) => `fail#${target}#${ip}`,
+  /**
+   * A source's own failure window, across every target (`fail#_source#<ip>`): workspace ids are
+   * `[a-z0-9-]` and the operator log is `_operator`, so `_source` names neither. It decides 429.
+   */
+  sourceFailurePk: (ip: string) => `fail#_source#${ip}`,
+  /** One workspace's authenticated requests in one rate window (sk = window start). */
+  ratePk: (workspaceId: string) => `rate#${workspaceId}`,
   reachPk: (workspaceId: string, keyId: string, ip: string) => `reach#${workspaceId}#${keyId}#${ip}`,
   exportPk: (exportId: string) => `export#${exportId}`,
   exportSk: "export",

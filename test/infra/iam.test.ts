@@ -36,11 +36,12 @@ const FORBIDDEN_ON_EVENTS = [
 
 const FAIL = "fail#*";
 const REACH = "reach#*";
+const RATE = "rate#*";
 /**
- * Reads the key, counts failed logins and reaches into other workspaces: what every authenticated
- * route does in the control table.
+ * Reads the key, counts failed logins, reaches into other workspaces and the workspace's requests
+ * (its rate): what every authenticated route does in the control table.
  */
-const AUTHENTICATED = { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: [FAIL, REACH] };
+const AUTHENTICATED = { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], update: [FAIL, RATE, REACH] };
 
 /**
  * The reviewed expectation per handler. A handler missing here fails the coverage test below, so a
@@ -87,7 +88,7 @@ const LOG = "log#*";
  */
 const LOG_READER = {
   actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-  update: [FAIL, REACH],
+  update: [FAIL, RATE, REACH],
   query: [LOG],
 };
 
@@ -97,11 +98,17 @@ const LOG_READER = {
  */
 const CONTROL_ACCESS: Record<
   string,
-  { actions: string[]; put?: string[]; update?: string[]; query?: string[] }
+  { actions: string[]; put?: string[]; update?: string[]; check?: string[]; query?: string[] }
 > = {
   health: { actions: [] },
   openapi: { actions: [] },
-  "post-events": AUTHENTICATED,
+  // Its append's transaction holds a ConditionCheck on the source's failure counter (a throttled
+  // source is refused in the write itself), and on nothing else in the control table.
+  "post-events": {
+    actions: ["dynamodb:ConditionCheckItem", ...AUTHENTICATED.actions],
+    update: AUTHENTICATED.update,
+    check: [FAIL],
+  },
   "list-events": AUTHENTICATED,
   "get-event": AUTHENTICATED,
   "get-event-proof": LOG_READER,
@@ -116,7 +123,7 @@ const CONTROL_ACCESS: Record<
   "create-export": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["export#*"],
-    update: [FAIL, REACH],
+    update: [FAIL, RATE, REACH],
   },
   // Evidence bundles read the log's state and anchors; it never writes them.
   "export-worker": {
@@ -127,16 +134,16 @@ const CONTROL_ACCESS: Record<
   "create-key": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],
-    update: [FAIL, REACH],
+    update: [FAIL, RATE, REACH],
   },
   "list-keys": {
     actions: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-    update: [FAIL, REACH],
+    update: [FAIL, RATE, REACH],
     query: ["index/keysByWorkspace"],
   },
-  "rotate-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
-  "revoke-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", REACH] },
-  "put-settings": { actions: AUTHENTICATED.actions, update: [FAIL, REACH, "ws#*"] },
+  "rotate-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", RATE, REACH] },
+  "revoke-key": { actions: AUTHENTICATED.actions, update: [FAIL, "key#*", RATE, REACH] },
+  "put-settings": { actions: AUTHENTICATED.actions, update: [FAIL, RATE, REACH, "ws#*"] },
   // The export job walks every workspace: a Scan of the small control table, never of the events
   // table. It seals a day first if the tree is behind, so it replaces the log's state and anchors.
   "nightly-export": {
@@ -437,6 +444,7 @@ describe("IAM on the control table (prod)", () => {
   it.each(Object.entries(CONTROL_ACCESS))("%s writes only the items it owns", (handler, expected) => {
     expect(writablePrefixes(handler, "dynamodb:PutItem")).toEqual(expected.put ?? []);
     expect(writablePrefixes(handler, "dynamodb:UpdateItem")).toEqual(expected.update ?? []);
+    expect(writablePrefixes(handler, "dynamodb:ConditionCheckItem")).toEqual(expected.check ?? []);
   });
 
   it.each(Object.entries(CONTROL_ACCESS))("%s queries only what it must", (handler, expected) => {
@@ -449,6 +457,8 @@ describe("IAM on the control table (prod)", () => {
     expect(Keys.failurePk("acme", "203.0.113.42")).toMatch(/^fail#/);
     expect(Keys.reachPk("acme", "0123456789abcdef", "203.0.113.42")).toMatch(/^reach#/);
     expect(Keys.logPk("acme")).toMatch(/^log#/);
+    expect(Keys.sourceFailurePk("203.0.113.42")).toMatch(/^fail#/);
+    expect(Keys.ratePk("acme")).toMatch(/^rate#/);
   });
 });
 

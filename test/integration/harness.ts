@@ -76,12 +76,18 @@ export interface TestApi {
  * handler modules, each built by its `makeHandler` with a frozen clock.
  */
 export async function startApi(
-  options: { now?: string; queryPageSize?: number; dynamoEndpoint?: string } = {},
+  options: {
+    now?: string;
+    queryPageSize?: number;
+    dynamoEndpoint?: string;
+    workspaceRateLimit?: number;
+  } = {},
 ): Promise<TestApi> {
   const clock = new FixedClock(new Date(options.now ?? "2026-03-09T18:00:00.000Z"));
   const dynamo = newDocumentClient(options.dynamoEndpoint);
+  const config = loadConfig();
   const deps = makeDeps({
-    config: loadConfig(),
+    config: { ...config, WORKSPACE_RATE_LIMIT: options.workspaceRateLimit ?? config.WORKSPACE_RATE_LIMIT },
     client: dynamo,
     clock,
     queryPageSize: options.queryPageSize,

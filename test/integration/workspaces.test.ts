@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler as makeFlush } from "../../functions/flush-access-failures/handler.js";
 import { FAILURE_THRESHOLD, OPERATOR_LOG } from "../../functions/shared/core/access.js";
+import { RATE_WINDOW_MS } from "../../functions/shared/core/throttle.js";
+import { ROUTES } from "../../functions/shared/routes.js";
 import { call, callFrom, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 type Ev = Record<string, unknown> & {
@@ -249,6 +251,170 @@ describe("the failed-authentication limit", () => {
       // Assess: throttled like any other attempt from that source (it used to answer 401).
       expect(existing.status).toBe(429);
       expect(Number(existing.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("a throttled source (issue 11, item 4)", () => {
+  it("is refused on every authenticated route, even with valid keys, until its window ends; nothing it sends is stored or changed", async () => {
+    // Prepare: a workspace with one event, and a source that failed past the threshold.
+    const api = await startApi({ now: "2026-03-12T10:00:05.000Z" });
+    try {
+      const ws = await workspace("throttled", { plan: "enterprise" });
+      const other = "127.0.0.44";
+      const bad = "127.0.0.43";
+      const seeded = await callFrom<{ id: string }>(other, api, "POST", "/v1/events", {
+        key: ws.keys.writer,
+        body: nodeAdded("before"),
+      });
+      expect(seeded.status).toBe(201);
+      for (let i = 0; i <= FAILURE_THRESHOLD; i++) {
+        await callFrom(bad, api, "GET", "/v1/events", { key: `alk_${"0".repeat(16)}_${"X".repeat(43)}` });
+      }
+      const writerKeyId = ws.keys.writer.slice(4, 20);
+      const batch = Array.from({ length: 60 }, (_, i) => nodeAdded(`batch-${i}`));
+      const requests: Record<string, { method: string; path: string; key: string; body?: unknown }[]> = {
+        "post-events": [
+          { method: "POST", path: "/v1/events", key: ws.keys.writer, body: nodeAdded("single") },
+          // Two transactions' worth: each carries the check.
+          { method: "POST", path: "/v1/events", key: ws.keys.writer, body: { events: batch } },
+        ],
+        "list-events": [{ method: "GET", path: "/v1/events", key: ws.keys.reader }],
+        "get-event": [{ method: "GET", path: "/v1/events/before", key: ws.keys.reader }],
+        "get-event-proof": [{ method: "GET", path: "/v1/events/before/proof", key: ws.keys.reader }],
+        "get-log-checkpoint": [{ method: "GET", path: "/v1/log/checkpoint", key: ws.keys.reader }],
+        "get-log-key": [{ method: "GET", path: "/v1/log/key", key: ws.keys.reader }],
+        "get-log-tile": [{ method: "GET", path: "/v1/log/tile/0/000.p/1", key: ws.keys.reader }],
+        "get-log-consistency": [
+          { method: "GET", path: "/v1/log/consistency?from=1&to=2", key: ws.keys.reader },
+        ],
+        "create-key": [
+          {
+            method: "POST",
+            path: "/v1/keys",
+            key: ws.keys.admin,
+            body: { name: "x", scopes: ["events:read"] },
+          },
+        ],
+        "list-keys": [{ method: "GET", path: "/v1/keys", key: ws.keys.admin }],
+        "rotate-key": [{ method: "POST", path: `/v1/keys/${writerKeyId}/rotate`, key: ws.keys.admin }],
+        "revoke-key": [{ method: "DELETE", path: `/v1/keys/${writerKeyId}`, key: ws.keys.admin }],
+        "get-settings": [{ method: "GET", path: "/v1/settings", key: ws.keys.admin }],
+        "put-settings": [
+          { method: "PUT", path: "/v1/settings", key: ws.keys.admin, body: { retentionDays: 200 } },
+        ],
+        "list-nightly-exports": [
+          { method: "GET", path: "/v1/exports/nightly?from=2026-03-01&to=2026-03-02", key: ws.keys.reader },
+        ],
+        "create-export": [
+          { method: "POST", path: "/v1/exports", key: ws.keys.reader, body: { format: "json" } },
+        ],
+        "get-export": [
+          { method: "GET", path: "/v1/exports/01JABCDEFGHJKMNPQRSTVWXYZ0", key: ws.keys.reader },
+        ],
+      };
+      // Every authenticated route is here, so a new one cannot skip the check unnoticed.
+      expect(Object.keys(requests).sort()).toEqual(
+        ROUTES.filter((r) => r.scope !== null)
+          .map((r) => r.handler)
+          .sort(),
+      );
+
+      // Act: each request, with a key that holds the route's scope, from the throttled source.
+      const answers = [];
+      for (const [handler, list] of Object.entries(requests)) {
+        for (const r of list) {
+          const res = await callFrom<{ title?: string }>(bad, api, r.method, r.path, {
+            key: r.key,
+            body: r.body,
+          });
+          answers.push({
+            handler,
+            status: res.status,
+            retryAfter: Number(res.headers.get("retry-after")),
+            res,
+          });
+        }
+      }
+
+      // Assess: 429 everywhere, with the rest of the window as Retry-After.
+      expect(answers.map((a) => [a.handler, a.status])).toEqual(answers.map((a) => [a.handler, 429]));
+      for (const a of answers) {
+        expect(a.retryAfter).toBeGreaterThan(0);
+        expect(a.retryAfter).toBeLessThanOrEqual(55);
+        expect(a.res.headers.get("content-type")).toContain("application/problem+json");
+      }
+      // Nothing was stored or changed: no event, no key, the same settings, the writer key still works.
+      const stored = (await listAll(api, ws.keys.reader, "type=node.added")) as Ev[];
+      expect(stored.map((e) => e.id)).toEqual(["before"]);
+      const keys = await callFrom<{ keys: { keyId: string; revokedAt?: string; rotatedAt?: string }[] }>(
+        other,
+        api,
+        "GET",
+        "/v1/keys",
+        { key: ws.keys.admin },
+      );
+      expect(keys.body.keys).toHaveLength(3);
+      expect(keys.body.keys.find((k) => k.keyId === writerKeyId)).not.toHaveProperty("revokedAt");
+      expect(keys.body.keys.find((k) => k.keyId === writerKeyId)).not.toHaveProperty("rotatedAt");
+      const settings = await callFrom(other, api, "GET", "/v1/settings", { key: ws.keys.admin });
+      expect(settings.body).toMatchObject({ retentionDays: 365 });
+      expect(await api.runQueuedExports()).toEqual([]);
+
+      // Another source with the same keys is served meanwhile.
+      expect(
+        (
+          await callFrom(other, api, "POST", "/v1/events", {
+            key: ws.keys.writer,
+            body: nodeAdded("other-ip"),
+          })
+        ).status,
+      ).toBe(201);
+
+      // When the window ends, the source is served again.
+      api.clock.advance(60_000);
+      expect(
+        (await callFrom(bad, api, "POST", "/v1/events", { key: ws.keys.writer, body: nodeAdded("later") }))
+          .status,
+      ).toBe(201);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("the per-workspace request rate (issue 11, item 4)", () => {
+  it("answers 429 once a workspace is over its rate, while other workspaces are served, until the window ends", async () => {
+    // Prepare: 1 request a second, so 10 a window.
+    const api = await startApi({ now: "2026-03-12T11:00:00.000Z", workspaceRateLimit: 1 });
+    try {
+      const busy = await workspace("busy");
+      const quiet = await workspace("quiet");
+      const perWindow = RATE_WINDOW_MS / 1000;
+
+      // Act: the limit's worth, then one more (which learns the workspace is over), then another.
+      const statuses: number[] = [];
+      for (let i = 0; i < perWindow + 2; i++) {
+        statuses.push((await call(api, "GET", "/v1/events", { key: busy.keys.reader })).status);
+      }
+      const refused = await call<{ title: string; detail: string }>(api, "POST", "/v1/events", {
+        key: busy.keys.writer,
+        body: nodeAdded("refused"),
+      });
+
+      // Assess: the request that crossed the limit was served (its work was done); the next ones not.
+      expect(statuses).toEqual([...Array(perWindow + 1).fill(200), 429]);
+      expect(refused.status).toBe(429);
+      expect(refused.body.detail).toMatch(/over its request rate/);
+      expect(Number(refused.headers.get("retry-after"))).toBe(RATE_WINDOW_MS / 1000);
+      expect((await call(api, "GET", "/v1/events", { key: quiet.keys.reader })).status).toBe(200);
+
+      // The next window serves the workspace again, and the refused event was never stored.
+      api.clock.advance(RATE_WINDOW_MS);
+      const later = (await listAll(api, busy.keys.reader, "type=node.added")) as Ev[];
+      expect(later).toEqual([]);
     } finally {
       await api.close();
     }

@@ -33,7 +33,9 @@ const incident = (id: string) => ({
 type Mode = "before" | "after";
 
 /**
- * Counts the DynamoDB requests a client sends, and can make one of them fail. This is SDK
+ * Counts the DynamoDB requests a client sends on the request's path, and can make one of them
+ * fail. The workspace's rate count (an UpdateItem sent beside the route's own work, whose failure
+ * never decides the answer) is kept apart in `beside`, so indexes name the path's requests. This is SDK
  * middleware, not an imitation of DynamoDB: no engine can be told to die between two requests of
  * one write, or to apply a request and lose its answer. It sits in the `initialize` step, outside
  * the SDK's own retries, so the failure reaches the service as a request that ran out of retries:
@@ -41,9 +43,14 @@ type Mode = "before" | "after";
  */
 function instrument(client: DynamoDBDocumentClient) {
   const sent: string[] = [];
+  const beside: string[] = [];
   let fault: { at: number; mode: Mode } | undefined;
   client.middlewareStack.add(
     (next, context) => async (args) => {
+      if (context.commandName === "UpdateItemCommand") {
+        beside.push(String(context.commandName));
+        return next(args);
+      }
       const index = sent.push(String(context.commandName)) - 1;
       const failHere = fault?.at === index;
       const lost = () =>
@@ -61,9 +68,11 @@ function instrument(client: DynamoDBDocumentClient) {
     /** Starts counting afresh; with `at`, the `at`-th request from now fails. */
     reset(at?: number, mode: Mode = "before") {
       sent.length = 0;
+      beside.length = 0;
       fault = at === undefined ? undefined : { at, mode };
     },
     sent,
+    beside,
   };
 }
 
@@ -104,12 +113,13 @@ describe("the write path, one request at a time", () => {
     probe.reset();
     const warm = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("warm") });
 
-    // Assess
+    // Assess: the transaction is the one round trip; the rate count went beside it, not before.
     expect(warm.status).toBe(201);
     expect(probe.sent).toEqual(["TransactWriteItemsCommand"]);
+    expect(probe.beside).toEqual(["UpdateItemCommand"]);
   });
 
-  it("writes a batch of 100 in two transactions", async () => {
+  it("writes a batch of 100 in three transactions, sent together (49 events and the source check each)", async () => {
     const ws = await workspace("batch-trips");
     await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("warm-up") });
     probe.reset();
@@ -120,7 +130,7 @@ describe("the write path, one request at a time", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.results.filter((r) => r.status === "created")).toHaveLength(100);
-    expect(probe.sent).toEqual(["TransactWriteItemsCommand", "TransactWriteItemsCommand"]);
+    expect(probe.sent).toEqual(Array(3).fill("TransactWriteItemsCommand"));
   });
 
   // Cold caches: the key's GetItem, the workspace's GetItem, then the transaction.
@@ -165,7 +175,7 @@ describe("the write path, one request at a time", () => {
   }
 
   it("reports exactly what a batch stored when its second transaction fails, and a retry stores the rest once", async () => {
-    // Prepare: warm caches, so the two requests are the batch's two transactions.
+    // Prepare: warm caches, so the three requests are the batch's three transactions.
     const ws = await workspace("batch-fault");
     await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("warm-up") });
     const events = Array.from({ length: 100 }, (_, i) => incident(`half-${i}`));
@@ -183,15 +193,16 @@ describe("the write path, one request at a time", () => {
       body: { events },
     });
 
-    // Assess: one whole transaction (50 events) stored and reported, the other nothing.
+    // Assess: the two whole transactions that went through (49 + 2 events) stored and reported,
+    // the failed one nothing.
     expect(first.status).toBe(503);
     const reported = first.body.results;
-    expect(reported).toHaveLength(50);
+    expect(reported).toHaveLength(51);
     expect(new Set(reported.map((r) => r.status))).toEqual(new Set(["created"]));
     expect(retry.status).toBe(200);
     const duplicates = retry.body.results.filter((r) => r.status === "duplicate").map((r) => r.id);
     expect(duplicates.sort()).toEqual(reported.map((r) => r.id).sort());
-    expect(retry.body.results.filter((r) => r.status === "created")).toHaveLength(50);
+    expect(retry.body.results.filter((r) => r.status === "created")).toHaveLength(49);
     const stored = (await listAll(api, ws.keys.reader)).filter((e) => String(e.id).startsWith("half-"));
     expect(stored).toHaveLength(100);
     expect(new Set(stored.map((e) => e.id)).size).toBe(100);

@@ -40,12 +40,6 @@ const optional = (v: unknown) => (v === undefined ? undefined : String(v));
 /** Counter items outlive their window by a day, then TTL removes them. */
 const FAILURE_ITEM_TTL_SECONDS = 86_400;
 
-/**
- * The "target" of a source's own failure window (`fail#_source#<ip>`): workspace ids are
- * `[a-z0-9-]` and the operator log is `_operator`, so it names neither.
- */
-const SOURCE_WINDOW = "_source";
-
 /** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
 export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
 
@@ -188,13 +182,39 @@ export class DynamoControlStore implements ControlStore {
     return fromSource;
   }
 
+  async sourceFailures(ip: string, windowStart: string): Promise<number> {
+    const item = await this.get(Keys.sourceFailurePk(ip), Keys.failureSk(windowStart));
+    return Number(item?.[FailureAttr.count] ?? 0);
+  }
+
+  async countRequest(workspaceId: string, window: { start: string; end: string }): Promise<number> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: Keys.ratePk(workspaceId), [SK]: window.start },
+          UpdateExpression: "ADD #count :one SET #exp = if_not_exists(#exp, :exp)",
+          ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": EXPIRES_AT },
+          ExpressionAttributeValues: {
+            ":one": 1,
+            ":exp": Math.floor(Date.parse(window.end) / 1000) + FAILURE_ITEM_TTL_SECONDS,
+          },
+          ReturnValues: "UPDATED_NEW",
+        }),
+      );
+      return Number(out.Attributes?.[FailureAttr.count] ?? 1);
+    } catch (err: unknown) {
+      translateStorageError(err, "count request");
+    }
+  }
+
   /** The source's failures in the window, whatever key or workspace they named (never flushed). */
   private async countSource(w: Pick<FailureWindow, "ip" | "windowStart" | "windowEnd">): Promise<number> {
     try {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { [PK]: Keys.failurePk(SOURCE_WINDOW, w.ip), [SK]: Keys.failureSk(w.windowStart) },
+          Key: { [PK]: Keys.sourceFailurePk(w.ip), [SK]: Keys.failureSk(w.windowStart) },
           UpdateExpression: "ADD #count :one SET #exp = :exp",
           ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": EXPIRES_AT },
           ExpressionAttributeValues: {

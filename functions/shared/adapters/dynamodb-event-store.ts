@@ -12,6 +12,7 @@ import { canonicalJson } from "../canonical.js";
 import { UnavailableError } from "../errors.js";
 import {
   APPEND_DEADLINE_MS,
+  type AppendGuard,
   type AppendResult,
   type EventPage,
   type EventQuery,
@@ -23,6 +24,7 @@ import { inFieldOrder, type StoredEvent } from "../schemas/event.js";
 import {
   EVENT_ID_INDEX,
   EventAttr,
+  FailureAttr,
   GuardAttr,
   INDEX_PARTITION_KEY,
   Index,
@@ -39,6 +41,8 @@ type Item = Record<string, unknown>;
 export interface DynamoEventStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
+  /** The control table, where an {@link AppendGuard}'s failure counter lives. */
+  controlTableName?: string;
   /**
    * DynamoDB `Limit` per Query request. Default: the page size asked for, plus one. Tests set it
    * low to force short pages, as DynamoDB's 1 MB page limit does in production.
@@ -90,8 +94,11 @@ function withoutSortKey({ sk: _sk, ...event }: StoredEvent & { sk: string }): St
   return event;
 }
 
-/** Id guard + event item per transaction: 100 items, DynamoDB's TransactWriteItems limit. */
-export const EVENTS_PER_TRANSACTION = 50;
+/**
+ * Id guard + event item per transaction, and the append guard's condition check: 99 of the 100
+ * items DynamoDB's TransactWriteItems takes.
+ */
+export const EVENTS_PER_TRANSACTION = 49;
 /** Attempts of one transaction that lost to a concurrent one on the same keys (or was throttled). */
 export const CONFLICT_ATTEMPTS = 5;
 /** Cancellation reasons that say "try again", not "no". */
@@ -142,7 +149,8 @@ export class DynamoEventStore implements EventStore {
    * request reuse its ClientRequestToken, so a retry of a transaction that was applied but whose
    * answer was lost succeeds without writing twice.
    */
-  async append(records: EventRecord[]): Promise<AppendResult[]> {
+  async append(records: EventRecord[], guard?: AppendGuard): Promise<AppendResult[]> {
+    const check = guard ? this.guardCheck(guard) : undefined;
     const results: AppendResult[] = new Array(records.length);
     const chunks: number[][] = [];
     for (let i = 0; i < records.length; i += EVENTS_PER_TRANSACTION) {
@@ -152,7 +160,7 @@ export class DynamoEventStore implements EventStore {
     }
     // Every chunk runs to its end before anything is answered, so what one stored is always known.
     const settled = await Promise.allSettled(
-      chunks.map((chunk) => this.appendChunk(records, chunk, results)),
+      chunks.map((chunk) => this.appendChunk(records, chunk, results, check)),
     );
     settled.forEach((outcome, c) => {
       if (outcome.status === "fulfilled") return;
@@ -168,7 +176,27 @@ export class DynamoEventStore implements EventStore {
     return results;
   }
 
-  private async appendChunk(records: EventRecord[], chunk: number[], results: AppendResult[]): Promise<void> {
+  /**
+   * The guard as a condition check on the source's failure counter in the control table: it holds
+   * while the counter is absent or at most the threshold.
+   */
+  private guardCheck(guard: AppendGuard) {
+    if (!this.opts.controlTableName) throw new Error("an append guard needs the control table's name");
+    return {
+      TableName: this.opts.controlTableName,
+      Key: { [PK]: Keys.sourceFailurePk(guard.sourceIp), [SK]: Keys.failureSk(guard.windowStart) },
+      ConditionExpression: "attribute_not_exists(#count) OR #count <= :max",
+      ExpressionAttributeNames: { "#count": FailureAttr.count },
+      ExpressionAttributeValues: { ":max": guard.maxFailures },
+    };
+  }
+
+  private async appendChunk(
+    records: EventRecord[],
+    chunk: number[],
+    results: AppendResult[],
+    check: ReturnType<DynamoEventStore["guardCheck"]> | undefined,
+  ): Promise<void> {
     let pending = chunk;
     let races = 0;
     const now = this.opts.now ?? (() => new Date());
@@ -186,13 +214,16 @@ export class DynamoEventStore implements EventStore {
       try {
         await this.opts.client.send(
           new TransactWriteCommand({
-            TransactItems: pending.flatMap((i) => {
-              const record = records[i] as EventRecord;
-              return [
-                { Put: this.putIfAbsent(guardItem(record), true) },
-                { Put: this.putIfAbsent(eventItem(record), false) },
-              ];
-            }),
+            TransactItems: [
+              ...pending.flatMap((i) => {
+                const record = records[i] as EventRecord;
+                return [
+                  { Put: this.putIfAbsent(guardItem(record), true) },
+                  { Put: this.putIfAbsent(eventItem(record), false) },
+                ];
+              }),
+              ...(check ? [{ ConditionCheck: check }] : []),
+            ],
           }),
           { abortSignal: AbortSignal.timeout(left) },
         );
@@ -202,7 +233,14 @@ export class DynamoEventStore implements EventStore {
         const name = err instanceof Error ? err.name : "";
         if (name === "TransactionCanceledException") {
           reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
-          if (reasons?.length !== pending.length * 2) throw err;
+          if (reasons?.length !== pending.length * 2 + (check ? 1 : 0)) throw err;
+          const checked = check ? reasons[pending.length * 2] : undefined;
+          // The source is throttled: nothing of this chunk was written, and nothing is retried.
+          if (checked?.Code === "ConditionalCheckFailed") {
+            for (const i of pending) results[i] = { status: "refused" };
+            return;
+          }
+          if (checked?.Code && RETRYABLE_CANCELLATIONS.has(checked.Code)) reasons = undefined;
         } else if (name !== "TransactionInProgressException") {
           translateStorageError(err, "append");
         }

@@ -1,15 +1,11 @@
 import { sha256Hex } from "../canonical.js";
-import {
-  type AuthenticationFailure,
-  NotFoundError,
-  TooManyRequestsError,
-  UnauthorizedError,
-} from "../errors.js";
+import { type AuthenticationFailure, NotFoundError, UnauthorizedError } from "../errors.js";
 import type { Principal } from "../ports.js";
 import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
 import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { OPERATOR_LOG } from "../table.js";
 import { type EventsDeps, recordServiceEvent, type ServiceEvent, ServiceEventConflict } from "./events.js";
+import { FAILURE_THRESHOLD, FAILURE_WINDOW_MS, THROTTLED_SOURCE, throttledUntil } from "./throttle.js";
 
 /**
  * Access auditing (PCI DSS 10.2.1.3–10.2.1.5): failed authentications, denied access and every read
@@ -17,10 +13,7 @@ import { type EventsDeps, recordServiceEvent, type ServiceEvent, ServiceEventCon
  */
 
 export { OPERATOR_LOG } from "../table.js";
-/** Failed authentications are counted per (target, source IP) in windows of this length. */
-export const FAILURE_WINDOW_MS = 60_000;
-/** Failures per window after which a source gets 429 instead of 401. */
-export const FAILURE_THRESHOLD = 10;
+export { FAILURE_THRESHOLD, FAILURE_WINDOW_MS } from "./throttle.js";
 
 /** What the gateway says about the caller: never taken from the body. */
 export interface Client {
@@ -64,10 +57,7 @@ export async function onAuthenticationFailure(
     reason: failure.reason,
   });
   if (count > FAILURE_THRESHOLD) {
-    throw new TooManyRequestsError(
-      "too many failed attempts from this address; retry later",
-      (windowEnd - now) / 1000,
-    );
+    throw throttledUntil(new Date(windowEnd).toISOString(), new Date(now), THROTTLED_SOURCE);
   }
   throw new UnauthorizedError(
     failure.reason === "missing_key"

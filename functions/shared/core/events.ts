@@ -1,6 +1,12 @@
 import { canonicalJson, sha256Hex } from "../canonical.js";
 import type { Clock, IdGenerator } from "../clock.js";
-import { ConflictError, type FieldError, type UnavailableError, ValidationError } from "../errors.js";
+import {
+  ConflictError,
+  type FieldError,
+  type TooManyRequestsError,
+  type UnavailableError,
+  ValidationError,
+} from "../errors.js";
 import type { ControlStore, EventRecord, EventStore, Principal } from "../ports.js";
 import { categoryOf } from "../schemas/catalogue.js";
 import {
@@ -13,6 +19,7 @@ import {
 } from "../schemas/event.js";
 import { OPERATOR_LOG, OPERATOR_LOG_RETENTION_DAYS } from "../table.js";
 import type { RecordCache } from "./record-cache.js";
+import { THROTTLED_SOURCE, throttledUntil, type WriteGuard } from "./throttle.js";
 import { validationError } from "./zod-errors.js";
 
 export interface EventsDeps {
@@ -86,15 +93,20 @@ async function writeAll(
   deps: EventsDeps,
   records: EventRecord[],
   nowSeconds: number,
-): Promise<{ written: (Written | undefined)[]; failed?: UnavailableError }> {
-  const results = await deps.events.append(records);
-  let failed: UnavailableError | undefined;
+  guard?: WriteGuard,
+): Promise<{ written: (Written | undefined)[]; failed?: UnavailableError | TooManyRequestsError }> {
+  const results = await deps.events.append(records, guard);
+  let failed: UnavailableError | TooManyRequestsError | undefined;
   const written = await Promise.all(
     results.map(async (result, i): Promise<Written | undefined> => {
       const { event, contentHash, workspaceId } = records[i] as EventRecord;
       if (result.status === "created") return { status: "created", event };
       if (result.status === "unavailable") {
         failed ??= result.error;
+        return undefined;
+      }
+      if (result.status === "refused") {
+        failed ??= throttledUntil((guard as WriteGuard).windowEnd, deps.clock.now(), THROTTLED_SOURCE);
         return undefined;
       }
       const first = { ...event, recordedAt: result.recordedAt };
@@ -119,8 +131,13 @@ async function writeAll(
  * Appends one event and answers with the stored form: for a duplicate, the event as first stored
  * (one GetItem at the recordedAt its guard names).
  */
-async function writeOne(deps: EventsDeps, record: EventRecord, nowSeconds: number): Promise<Written> {
-  const { written, failed } = await writeAll(deps, [record], nowSeconds);
+async function writeOne(
+  deps: EventsDeps,
+  record: EventRecord,
+  nowSeconds: number,
+  guard?: WriteGuard,
+): Promise<Written> {
+  const { written, failed } = await writeAll(deps, [record], nowSeconds, guard);
   const [result] = written;
   if (failed || !result) throw failed;
   if (result.status !== "duplicate") return result;
@@ -137,11 +154,13 @@ async function writeOne(deps: EventsDeps, record: EventRecord, nowSeconds: numbe
 /**
  * Validates the whole request, then appends. Nothing is written unless every item is valid. A
  * replayed id with identical content is a duplicate (no second item); with other content, a conflict.
+ * With a guard, the writes are refused (429) if the source is throttled when they are made.
  */
 export async function recordEvents(
   deps: EventsDeps,
   principal: Principal,
   body: unknown,
+  guard?: WriteGuard,
 ): Promise<RecordOutcome> {
   const { batch, parsed } = parsePostEventsBody(body);
   if (!parsed.success) throw validationError(parsed.error);
@@ -182,14 +201,14 @@ export async function recordEvents(
   if (errors.length > 0) throw new ValidationError(errors);
 
   if (!batch) {
-    const result = await writeOne(deps, pending[0] as EventRecord, nowSeconds);
+    const result = await writeOne(deps, pending[0] as EventRecord, nowSeconds, guard);
     if (result.status === "conflict") {
       throw new ConflictError(`event ${result.event.id} already exists with different content`);
     }
     return { kind: "single", status: result.status, event: result.event };
   }
 
-  const { written, failed } = await writeAll(deps, pending, nowSeconds);
+  const { written, failed } = await writeAll(deps, pending, nowSeconds, guard);
   if (failed) {
     // Say what was settled before the failure; the rest is for the client's retry (same ids) to settle.
     failed.extensions.results = written.flatMap((w) => (w ? [{ id: w.event.id, status: w.status }] : []));

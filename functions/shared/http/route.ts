@@ -3,6 +3,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { type Client, onAuthenticationFailure, recordDenied } from "../core/access.js";
 import { authenticate } from "../core/api-keys.js";
 import type { EventsDeps } from "../core/events.js";
+import {
+  refuseThrottledSource,
+  sourceGuard,
+  type WorkspaceRateLimit,
+  type WriteGuard,
+} from "../core/throttle.js";
 import { AuthenticationFailure, ForbiddenError } from "../errors.js";
 import type { Principal } from "../ports.js";
 import { ROUTES } from "../routes.js";
@@ -15,6 +21,8 @@ export interface RouteRequest {
   event: APIGatewayProxyEventV2;
   principal: Principal;
   client: Client;
+  /** What the route's event writes must carry (routes whose source check is `in-write`). */
+  guard: WriteGuard;
 }
 
 /**
@@ -36,16 +44,18 @@ export function clientOf(event: APIGatewayProxyEventV2): Client {
 /**
  * Wraps a route: problem+json for every error, then the API key check for the scope that
  * routes.ts gives this handler. Failed keys are counted (401, then 429) and denied scopes recorded
- * as `access.denied` before the error goes out. What remains in a handler is the call into the
- * core and the shape of the answer.
+ * as `access.denied` before the error goes out. A source throttled for failed keys is refused as
+ * the route's `sourceCheck` says, and a workspace over its rate is refused (429) before anything.
+ * What remains in a handler is the call into the core and the shape of the answer.
  */
 export function authedRoute(
-  deps: EventsDeps,
+  deps: EventsDeps & { rateLimit?: WorkspaceRateLimit },
   handlerName: string,
   fn: (req: RouteRequest) => Promise<APIGatewayProxyStructuredResultV2>,
 ) {
-  const scope = ROUTES.find((r) => r.handler === handlerName)?.scope;
-  if (!scope) throw new Error(`no authenticated route is served by ${handlerName}`);
+  const route = ROUTES.find((r) => r.handler === handlerName);
+  if (!route?.scope) throw new Error(`no authenticated route is served by ${handlerName}`);
+  const { scope, sourceCheck } = route;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(problemJson())
     .handler(async (event) => {
@@ -57,13 +67,27 @@ export function authedRoute(
         if (err instanceof AuthenticationFailure) await onAuthenticationFailure(deps, err, client);
         throw err;
       }
+      const now = deps.clock.now();
+      deps.rateLimit?.refuseIfOver(principal.workspaceId, now);
       if (!principal.scopes.includes(scope)) {
         await recordDenied(deps, principal.workspaceId, principal, client, "missing_scope", {
           requiredScope: scope,
         });
         throw new ForbiddenError(`this route needs the \`${scope}\` scope`);
       }
-      return fn({ event, principal, client });
+      const counted = deps.rateLimit?.count(deps.control, principal.workspaceId, now);
+      const request = { event, principal, client, guard: sourceGuard(deps.clock, client.sourceIp) };
+      const [answer, check] = await Promise.allSettled([
+        (async () => {
+          if (sourceCheck === "before") await refuseThrottledSource(deps, client.sourceIp);
+          return fn(request);
+        })(),
+        sourceCheck === "alongside" ? refuseThrottledSource(deps, client.sourceIp) : undefined,
+        counted,
+      ]);
+      if (check.status === "rejected") throw check.reason;
+      if (answer.status === "rejected") throw answer.reason;
+      return answer.value;
     });
 }
 
