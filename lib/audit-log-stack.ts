@@ -107,6 +107,8 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   "get-log-tile": { description: "GET /v1/log/tile/*: the tree's hash tiles", verifiableLog: "read" },
   "get-log-consistency": { description: "GET /v1/log/consistency: consistency proof", verifiableLog: "read" },
   "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
+  // A viewer session is a short-lived key record of its own.
+  "create-viewer-session": { description: "POST /v1/viewer-sessions", control: { create: ["apiKey"] } },
   "list-keys": { description: "GET /v1/keys", control: { queryIndexes: [ControlIndex.keysByWorkspace] } },
   "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
   "revoke-key": { description: "DELETE /v1/keys/{keyId}", control: { update: ["apiKey"] } },

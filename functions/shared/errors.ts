@@ -121,7 +121,13 @@ export class TooManyRequestsError extends AppError {
 export class AuthenticationFailure extends Error {
   override readonly name = "AuthenticationFailure";
   constructor(
-    readonly reason: "missing_key" | "malformed_key" | "unknown_key" | "wrong_secret" | "revoked_key",
+    readonly reason:
+      | "missing_key"
+      | "malformed_key"
+      | "unknown_key"
+      | "wrong_secret"
+      | "revoked_key"
+      | "expired_session",
     readonly keyId?: string,
     readonly keyWorkspace?: string,
   ) {

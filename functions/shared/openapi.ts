@@ -5,9 +5,11 @@ import {
   apiKeySchema,
   apiKeyWithSecretSchema,
   createKeyBodySchema,
+  createViewerSessionBodySchema,
   rotateKeyBodySchema,
   settingsBodySchema,
   settingsSchema,
+  viewerSessionSchema,
 } from "./schemas/admin.js";
 import {
   batchInputSchema,
@@ -317,6 +319,23 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
     requestBody: { required: true, content: { "application/json": { schema: createExportBodySchema } } },
     responses: {
       "202": { description: "Accepted", content: { "application/json": { schema: exportSchema } } },
+      ...common,
+    },
+  },
+  "create-viewer-session": {
+    operationId: "createViewerSession",
+    summary: "Mint a read-only viewer session for the Audit Log page",
+    description:
+      "With an admin key, or a reader key (for its own workspace; the session can only read). The platform's dashboard calls this server-side and opens `url` (the token travels in the URL fragment, so it never reaches a server log). Recorded as `audit.viewer_session_created`; the session's reads are audited as any read, with `viewer` as the actor. Revoke early with DELETE /v1/keys/{sessionId}.",
+    requestBody: {
+      required: false,
+      content: { "application/json": { schema: createViewerSessionBodySchema } },
+    },
+    responses: {
+      "201": {
+        description: "The session",
+        content: { "application/json": { schema: viewerSessionSchema } },
+      },
       ...common,
     },
   },

@@ -118,6 +118,14 @@ export interface Principal {
   workspaceId: string;
   keyId: string;
   scopes: Scope[];
+  /** Set when the token is a viewer session: the key that minted it, and whom it was minted for. */
+  session?: { mintedBy: string; viewer?: Viewer };
+}
+
+/** The person a viewer session was minted for, as the platform's dashboard names them. */
+export interface Viewer {
+  id: string;
+  name?: string;
 }
 
 export interface ApiKeyRecord {
@@ -133,6 +141,13 @@ export interface ApiKeyRecord {
   /** After a rotation: the old secret's hash, accepted until previousValidUntil. */
   previousSecretHash?: string;
   previousValidUntil?: string;
+  /**
+   * Viewer sessions only (`POST /v1/viewer-sessions`): refused from this instant, the key that
+   * minted it, and whom for. A session is a short-lived, read-only key of one workspace.
+   */
+  validUntil?: string;
+  mintedBy?: string;
+  viewer?: Viewer;
 }
 
 /** Failed authentications from one IP against one target (a workspace, or the operator log). */

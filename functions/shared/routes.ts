@@ -21,10 +21,10 @@ interface RouteBase {
   handler: string;
 }
 
-/** A public route (`scope: null`), or one whose caller's key must hold `scope`. */
+/** A public route (`scope: null`), or one whose caller's key must hold `scope` (one of them, for a list). */
 export type RouteDef =
   | (RouteBase & { scope: null })
-  | (RouteBase & { scope: Scope; sourceCheck: SourceCheck });
+  | (RouteBase & { scope: Scope | readonly [Scope, ...Scope[]]; sourceCheck: SourceCheck });
 
 export const ROUTES: readonly RouteDef[] = [
   { method: "GET", path: "/v1/health", handler: "health", scope: null },
@@ -115,6 +115,14 @@ export const ROUTES: readonly RouteDef[] = [
     path: "/v1/exports",
     handler: "create-export",
     scope: "events:read",
+    sourceCheck: "before",
+  },
+  // An admin key mints for its workspace; a reader key for itself (read-only, as it is).
+  {
+    method: "POST",
+    path: "/v1/viewer-sessions",
+    handler: "create-viewer-session",
+    scope: ["admin", "events:read"],
     sourceCheck: "before",
   },
   {

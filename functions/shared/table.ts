@@ -197,6 +197,10 @@ export const ApiKeyAttr = {
   /** After a rotation, the old secret's hash, valid until `previousValidUntil` (the grace period). */
   previousSecretHash: "previousSecretHash",
   previousValidUntil: "previousValidUntil",
+  /** Viewer sessions: the instant they stop working (ISO), the minting key, and the viewer. */
+  validUntil: "validUntil",
+  mintedBy: "mintedBy",
+  viewer: "viewer",
   /** Partition key of the keysByWorkspace index (= workspaceId, on key items only). */
   workspaceKey: "keyWorkspace",
 } as const;

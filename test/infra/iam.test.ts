@@ -63,6 +63,7 @@ const EVENTS_ACCESS: Record<string, string[]> = {
   "get-log-tile": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "get-log-consistency": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "create-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
+  "create-viewer-session": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "list-keys": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "rotate-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
   "revoke-key": ["dynamodb:GetItem", "dynamodb:PutItem"],
@@ -132,6 +133,12 @@ const CONTROL_ACCESS: Record<
     query: [LOG],
   },
   "create-key": {
+    actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+    put: ["key#*"],
+    update: [FAIL, RATE, REACH],
+  },
+  // A session is a key record (with a TTL), under the same prefix.
+  "create-viewer-session": {
     actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     put: ["key#*"],
     update: [FAIL, RATE, REACH],
@@ -208,6 +215,7 @@ const DESTINATION_ACCESS: Record<string, string[]> = {
   "get-log-tile": [],
   "get-log-consistency": [],
   "create-key": [],
+  "create-viewer-session": [],
   "list-keys": [],
   "rotate-key": [],
   "revoke-key": [],
@@ -293,6 +301,7 @@ const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
   "get-log-tile": [],
   "get-log-consistency": [],
   "create-key": [],
+  "create-viewer-session": [],
   "list-keys": [],
   "rotate-key": [],
   "revoke-key": [],

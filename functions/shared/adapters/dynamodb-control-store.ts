@@ -39,6 +39,8 @@ type Item = Record<string, unknown>;
 const optional = (v: unknown) => (v === undefined ? undefined : String(v));
 /** Counter items outlive their window by a day, then TTL removes them. */
 const FAILURE_ITEM_TTL_SECONDS = 86_400;
+/** Viewer session records outlive their session by a day. */
+const SESSION_RECORD_TTL_SECONDS = 86_400;
 
 /** What an ADD on `#reasons.#reason` fails with while the `reasons` map does not exist yet. */
 export const MISSING_MAP = /document path|operand in the update expression has an incorrect data type/i;
@@ -64,6 +66,11 @@ export class DynamoControlStore implements ControlStore {
       [SK]: Keys.apiKeySk,
       ...key,
       [ApiKeyAttr.workspaceKey]: key.workspaceId,
+      // A viewer session's record goes a day after it stopped working (DynamoDB TTL); until then
+      // its token is refused as expired, not as unknown.
+      ...(key.validUntil
+        ? { [EXPIRES_AT]: Math.floor(Date.parse(key.validUntil) / 1000) + SESSION_RECORD_TTL_SECONDS }
+        : {}),
     });
   }
 
@@ -515,6 +522,9 @@ function toApiKey(item: Item): ApiKeyRecord {
     rotatedAt: optional(item[ApiKeyAttr.rotatedAt]),
     previousSecretHash: optional(item[ApiKeyAttr.previousSecretHash]),
     previousValidUntil: optional(item[ApiKeyAttr.previousValidUntil]),
+    validUntil: optional(item[ApiKeyAttr.validUntil]),
+    mintedBy: optional(item[ApiKeyAttr.mintedBy]),
+    viewer: item[ApiKeyAttr.viewer] as ApiKeyRecord["viewer"],
   };
 }
 

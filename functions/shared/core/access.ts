@@ -23,8 +23,29 @@ export interface Client {
   path: string;
 }
 
-const keyActor = (principal: Principal) => ({ type: "api_key" as const, id: principal.keyId });
+/**
+ * Who acted: the API key; for a viewer session minted for a person, that person, with the session
+ * and the key that minted it in `name`.
+ */
+const keyActor = (principal: Principal) => {
+  const session = principal.session;
+  if (!session) return { type: "api_key" as const, id: principal.keyId };
+  const via = `viewer session ${principal.keyId} minted by key ${session.mintedBy}`;
+  return session.viewer
+    ? {
+        type: "user" as const,
+        id: session.viewer.id,
+        name: `${session.viewer.name ? `${session.viewer.name}, ` : ""}${via}`.slice(0, 256),
+      }
+    : { type: "api_key" as const, id: principal.keyId, name: via };
+};
 const ua = (client: Client) => (client.userAgent ? { userAgent: client.userAgent } : {});
+
+/** What a 401 says. It never tells an unknown key id from a wrong secret. */
+const UNAUTHORIZED_DETAIL: Partial<Record<AuthenticationFailure["reason"], string>> = {
+  missing_key: "send the API key as `Authorization: Bearer <key>`",
+  expired_session: "the viewer session has expired; open the audit log again from your dashboard",
+};
 
 /** Logged (error) for each failure window the flush could not write; an alarm counts these. */
 export const FAILURE_FLUSH_FAILED = "failure window not flushed";
@@ -59,11 +80,7 @@ export async function onAuthenticationFailure(
   if (count > FAILURE_THRESHOLD) {
     throw throttledUntil(new Date(windowEnd).toISOString(), new Date(now), THROTTLED_SOURCE);
   }
-  throw new UnauthorizedError(
-    failure.reason === "missing_key"
-      ? "send the API key as `Authorization: Bearer <key>`"
-      : "the API key is not valid",
-  );
+  throw new UnauthorizedError(UNAUTHORIZED_DETAIL[failure.reason] ?? "the API key is not valid");
 }
 
 export interface FlushOutcome {

@@ -5,18 +5,23 @@ import type { ApiKeyRecord, Principal } from "../ports.js";
 import type { RecordCache } from "./record-cache.js";
 
 /**
- * Bearer tokens look like `alk_<keyId>_<secret>`: a recognisable prefix (secret scanners can find
- * leaked keys), the key id (a lookup without a scan), and 256 bits of secret. Only the SHA-256 of the
- * whole token is stored.
+ * Bearer tokens look like `alk_<keyId>_<secret>` (`alv_` for a viewer session): a recognisable
+ * prefix (secret scanners can find leaked keys), the key id (a lookup without a scan), and 256 bits
+ * of secret. Only the SHA-256 of the whole token is stored, prefix included, so a key's secret
+ * cannot be presented as a session's or the other way round.
  */
-const TOKEN = /^alk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const TOKEN = /^al[kv]_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 export function newKeyId(): string {
   return randomBytes(8).toString("hex");
 }
 
-export function newToken(keyId: string = newKeyId()): { keyId: string; token: string } {
-  return { keyId, token: `alk_${keyId}_${randomBytes(32).toString("base64url")}` };
+export function newToken(
+  keyId: string = newKeyId(),
+  kind: "key" | "session" = "key",
+): { keyId: string; token: string } {
+  const prefix = kind === "key" ? "alk" : "alv";
+  return { keyId, token: `${prefix}_${keyId}_${randomBytes(32).toString("base64url")}` };
 }
 
 export function hashToken(token: string): string {
@@ -61,5 +66,15 @@ export async function authenticate(
   if (!key) throw new AuthenticationFailure("unknown_key", keyId);
   if (key.revokedAt) throw new AuthenticationFailure("revoked_key", keyId, key.workspaceId);
   if (!accepted) throw new AuthenticationFailure("wrong_secret", keyId, key.workspaceId);
-  return { workspaceId: key.workspaceId, keyId: key.keyId, scopes: key.scopes };
+  if (key.validUntil !== undefined && Date.parse(key.validUntil) <= now.getTime()) {
+    throw new AuthenticationFailure("expired_session", keyId, key.workspaceId);
+  }
+  return {
+    workspaceId: key.workspaceId,
+    keyId: key.keyId,
+    scopes: key.scopes,
+    ...(key.mintedBy
+      ? { session: { mintedBy: key.mintedBy, ...(key.viewer ? { viewer: key.viewer } : {}) } }
+      : {}),
+  };
 }

@@ -44,8 +44,9 @@ export async function createKey(deps: EventsDeps, principal: Principal, client: 
   return { ...keyView(key), token };
 }
 
+/** The workspace's API keys; viewer sessions (short-lived, minted by a key) are not listed. */
 export async function listKeys(deps: EventsDeps, principal: Principal) {
-  const keys = await deps.control.listApiKeys(principal.workspaceId);
+  const keys = (await deps.control.listApiKeys(principal.workspaceId)).filter((k) => !k.mintedBy);
   return { keys: keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map(keyView) };
 }
 

@@ -11,7 +11,7 @@ import {
 } from "../core/throttle.js";
 import { AuthenticationFailure, ForbiddenError } from "../errors.js";
 import type { Principal } from "../ports.js";
-import { ROUTES } from "../routes.js";
+import { ROUTES, type Scope } from "../routes.js";
 import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
 import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { problemJson } from "./problem.js";
@@ -55,7 +55,8 @@ export function authedRoute(
 ) {
   const route = ROUTES.find((r) => r.handler === handlerName);
   if (!route?.scope) throw new Error(`no authenticated route is served by ${handlerName}`);
-  const { scope, sourceCheck } = route;
+  const { sourceCheck } = route;
+  const allowed: readonly Scope[] = typeof route.scope === "string" ? [route.scope] : route.scope;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(problemJson())
     .handler(async (event) => {
@@ -69,11 +70,11 @@ export function authedRoute(
       }
       const now = deps.clock.now();
       deps.rateLimit?.refuseIfOver(principal.workspaceId, now);
-      if (!principal.scopes.includes(scope)) {
+      if (!allowed.some((s) => principal.scopes.includes(s))) {
         await recordDenied(deps, principal.workspaceId, principal, client, "missing_scope", {
-          requiredScope: scope,
+          requiredScope: allowed.join(" or "),
         });
-        throw new ForbiddenError(`this route needs the \`${scope}\` scope`);
+        throw new ForbiddenError(`this route needs the ${allowed.map((s) => `\`${s}\``).join(" or ")} scope`);
       }
       const counted = deps.rateLimit?.count(deps.control, principal.workspaceId, now);
       const request = { event, principal, client, guard: sourceGuard(deps.clock, client.sourceIp) };

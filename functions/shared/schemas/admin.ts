@@ -48,6 +48,49 @@ export const apiKeyWithSecretSchema = apiKeySchema
   .extend({ token: z.string().meta({ description: "The bearer token. Shown once; store it now." }) })
   .meta({ id: "ApiKeyWithSecret" });
 
+/** A viewer session lasts 15 minutes unless asked otherwise: at least 1, at most 60. */
+export const VIEWER_SESSION_TTL = { min: 60, max: 3600, default: 900 } as const;
+const viewerText = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" });
+
+export const createViewerSessionBodySchema = z
+  .strictObject({
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(VIEWER_SESSION_TTL.min)
+      .max(VIEWER_SESSION_TTL.max)
+      .default(VIEWER_SESSION_TTL.default)
+      .meta({ description: "How long the session works, in seconds. Default 900 (15 minutes)." }),
+    viewer: z
+      .strictObject({ id: viewerText, name: viewerText.optional() })
+      .optional()
+      .meta({
+        description:
+          "The person the platform's dashboard mints the session for; their reads are recorded with this id as the actor.",
+        example: { id: "user-42", name: "Alice Ng" },
+      }),
+  })
+  .meta({ id: "CreateViewerSessionInput" });
+
+export const viewerSessionSchema = z
+  .object({
+    sessionId: z.string(),
+    token: z.string().meta({
+      description:
+        "A read-only bearer token (`alv_…`) for this workspace. Pass it to the Audit Log page in the URL fragment: `/dashboard/audit#token=<token>`.",
+    }),
+    workspaceId: z.string(),
+    scopes: z.array(z.literal("events:read")),
+    expiresAt: z.string(),
+    viewer: z.object({ id: z.string(), name: z.string().optional() }).optional(),
+    url: z.string().meta({ description: "The Audit Log page with the token in its fragment." }),
+  })
+  .meta({ id: "ViewerSession" });
+
 export const PER_NODE_RETENTION_DAYS = 90;
 export const ENTERPRISE_RETENTION = { min: 30, max: 365, default: 365 } as const;
 

@@ -153,6 +153,12 @@ export const CATALOGUE = {
     description:
       "The operator's security log: the tamper watch or the sealer found the events table or the tree changed outside the write path.",
   },
+  "audit.viewer_session_created": {
+    context: z.looseObject({ sessionId: nonEmpty, expiresAt: timestamp, ttlSeconds: count.int() }),
+    sourceIp: "required",
+    producer: "service",
+    description: "A read-only viewer session for the Audit Log page was minted.",
+  },
   "audit.queried": {
     context: z.looseObject({ route: nonEmpty, filters: z.record(z.string(), z.unknown()) }),
     sourceIp: "required",
