@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from "node:fs";
+import { hostname, networkInterfaces, userInfo } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { newDocumentClient } from "../functions/shared/adapters/clients.js";
 import { DynamoControlStore } from "../functions/shared/adapters/dynamodb-control-store.js";
 import { DynamoEventStore } from "../functions/shared/adapters/dynamodb-event-store.js";
-import { hashToken, newToken } from "../functions/shared/core/api-keys.js";
-import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS } from "../functions/shared/schemas/admin.js";
+import { createWorkspace } from "../functions/shared/core/workspaces.js";
+import { toolDeps } from "../functions/shared/deps.js";
 import { CONTROL_TABLE_BASENAME, EVENTS_TABLE_BASENAME, OPERATOR_LOG } from "../functions/shared/table.js";
 import { ROOT } from "./lib/moto.js";
 
@@ -21,8 +22,14 @@ Target (default: the local runtime started by \`npm start\`, read from .local/cr
   --stage <dev|staging|prod>   a deployed stage: tables audit-*-<stage>, AWS credentials and region
                                from the environment (AWS_PROFILE, AWS_REGION, …)`;
 
-/** Workspace ids: lowercase, digits and dashes. `_operator` can never be one. */
-const WORKSPACE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** The host's first non-internal IPv4 address (loopback if it has none): where the operator acted from. */
+function hostAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === "IPv4" && !a.internal);
+    if (found) return found.address;
+  }
+  return "127.0.0.1";
+}
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -68,30 +75,25 @@ async function main(): Promise<void> {
   const t = target();
   const client = newDocumentClient(t.dynamoEndpoint);
   const control = new DynamoControlStore(client, t.controlTable);
-  const now = new Date().toISOString();
 
   switch (command) {
     case "create-workspace": {
-      if (!arg || !WORKSPACE_ID.test(arg))
-        throw new Error("workspace id: 1–63 of a–z 0–9 and -, starting with a letter or digit");
       const plan = values.plan;
       if (plan !== "per-node" && plan !== "enterprise")
         throw new Error("--plan per-node|enterprise is required");
-      const retentionDays = plan === "enterprise" ? ENTERPRISE_RETENTION.default : PER_NODE_RETENTION_DAYS;
-      if (!(await control.putWorkspace({ workspaceId: arg, plan, retentionDays, createdAt: now }))) {
-        throw new Error(`workspace ${arg} already exists`);
-      }
-      const { keyId, token } = newToken();
-      await control.putApiKey({
-        keyId,
-        workspaceId: arg,
-        secretHash: hashToken(token),
-        scopes: ["admin"],
-        name: "first admin key",
-        createdAt: now,
-      });
-      console.log(`workspace ${arg} (${plan}, retention ${retentionDays} days)`);
-      console.log(`admin key (shown once; create others with POST /v1/keys): ${token}`);
+      const deps = toolDeps(client, t);
+      // The operator, on the host this runs on: who created the workspace and its first key, from where.
+      const { workspace, tokens } = await createWorkspace(
+        deps,
+        {
+          actor: { type: "user", id: `${userInfo().username}@${hostname()}`, name: "npm run admin" },
+          sourceIp: hostAddress(),
+        },
+        { workspaceId: arg ?? "", plan },
+        { admin: { scopes: ["admin"], name: "first admin key" } },
+      );
+      console.log(`workspace ${workspace.workspaceId} (${plan}, retention ${workspace.retentionDays} days)`);
+      console.log(`admin key (shown once; create others with POST /v1/keys): ${tokens.admin}`);
       return;
     }
     case "list-workspaces": {

@@ -12,8 +12,9 @@ import { CreateBucketCommand, PutObjectLockConfigurationCommand, S3Client } from
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DynamoControlStore } from "../../functions/shared/adapters/dynamodb-control-store.js";
-import { hashToken, newToken } from "../../functions/shared/core/api-keys.js";
+import { FixedClock, systemClock } from "../../functions/shared/clock.js";
+import { createWorkspace } from "../../functions/shared/core/workspaces.js";
+import { toolDeps } from "../../functions/shared/deps.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
@@ -219,27 +220,27 @@ export interface SeededWorkspace<K extends string = "writer" | "reader"> {
   keys: Record<K, string>;
 }
 
-/** Creates a workspace and one API key per name, returning the bearer tokens (shown only here). */
+/**
+ * Creates a workspace and one API key per name through the core (`createWorkspace`), so each key's
+ * creation is an `apikey.created` event in its log, recorded by the local bootstrap from loopback.
+ * Returns the bearer tokens (shown only here).
+ */
 export async function seedWorkspace<K extends string>(
   env: LocalEnv,
   workspaceId: string,
   keys: Record<K, Scope[]>,
   options: { plan?: "per-node" | "enterprise"; retentionDays?: number; now?: Date } = {},
 ): Promise<SeededWorkspace<K>> {
-  const control = new DynamoControlStore(localClients(env).document, env.controlTable);
-  const createdAt = (options.now ?? new Date()).toISOString();
-  const plan = options.plan ?? "per-node";
-  await control.putWorkspace({
-    workspaceId,
-    plan,
-    retentionDays: options.retentionDays ?? (plan === "enterprise" ? 365 : 90),
-    createdAt,
-  });
-  const tokens = {} as Record<K, string>;
-  for (const [name, scopes] of Object.entries(keys) as [K, Scope[]][]) {
-    const { keyId, token } = newToken();
-    await control.putApiKey({ keyId, workspaceId, secretHash: hashToken(token), scopes, name, createdAt });
-    tokens[name] = token;
-  }
+  const clock = options.now ? new FixedClock(options.now) : systemClock;
+  const deps = toolDeps(localClients(env).document, env, clock);
+  const { tokens } = await createWorkspace(
+    deps,
+    { actor: { type: "system", id: "local-bootstrap" }, sourceIp: "127.0.0.1" },
+    { workspaceId, plan: options.plan ?? "per-node", retentionDays: options.retentionDays },
+    Object.fromEntries(Object.entries<Scope[]>(keys).map(([name, scopes]) => [name, { scopes }])) as Record<
+      K,
+      { scopes: Scope[] }
+    >,
+  );
   return { id: workspaceId, keys: tokens };
 }

@@ -35,6 +35,8 @@ const T0 = "2026-03-09T18:00:00.000Z";
 /** The node.config_changed batch is recorded at this instant (one frozen millisecond). */
 const BATCH_AT = "2026-03-09T17:20:00.000Z";
 const SEALED_UNTIL = "2026-03-09T17:30:00.000Z";
+/** The workspace's keys' apikey.created events, the first leaves of its tree. */
+const SEEDED = 3;
 
 function sink(): { text: string; write(s: string): boolean; once(): unknown } {
   const out = {
@@ -463,7 +465,7 @@ describe("the audit-log CLI against the local API", () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out)).toMatchObject({
       origin: expect.stringMatching(new RegExp(`/${ws.id}$`)),
-      size: samples.length + 7,
+      size: samples.length + 7 + SEEDED,
       note: served,
     });
   });
@@ -497,21 +499,24 @@ describe("the audit-log CLI against the local API", () => {
     const pinned = await cli(["verify", bundle, "--key", verifierKey, "--state", state, "--require-pinned"]);
     // Prepare the tampered copy: one event's actor changed, its hash left as it was.
     const lines = gunzipSync(readFileSync(bundle)).toString("utf8").split("\n");
-    lines[1] = (lines[1] as string).replace('"id":"system"', '"id":"mallory"');
+    const target = lines.findIndex((l) => l.includes('"id":"system"'));
+    expect(target).toBeGreaterThan(0);
+    lines[target] = (lines[target] as string).replace('"id":"system"', '"id":"mallory"');
     const forged = join(work, "forged.evidence.ndjson.gz");
     writeFileSync(forged, gzipSync(lines.join("\n")));
     const failed = await cli(["verify", forged, "--key", verifierKey, "--json"]);
 
     expect(exported.code).toBe(0);
+    // The span starts after the keys' creation (2026-03-01): leaves [SEEDED, size).
     expect(exported.out).toContain(`, ${samples.length + 7} events,`);
     expect(verified.code).toBe(0);
     expect(verified.out).toMatch(
       new RegExp(
-        `^VERIFIED: exit 0\n {2}bundle of workspace ${ws.id}: ${samples.length + 7} events, range \\[0, ${samples.length + 7}\\), ${samples.length + 7} verified\n`,
+        `^VERIFIED: exit 0\n {2}bundle of workspace ${ws.id}: ${samples.length + 7} events, range \\[${SEEDED}, ${samples.length + 7 + SEEDED}\\), ${samples.length + 7} verified\n`,
       ),
     );
-    expect(pinning.out).toContain(`  state: ${state} written (size ${samples.length + 7})`);
-    expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ size: samples.length + 7 });
+    expect(pinning.out).toContain(`  state: ${state} written (size ${samples.length + 7 + SEEDED})`);
+    expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ size: samples.length + 7 + SEEDED });
     expect(unpinned.code).toBe(7);
     expect(pinned.code).toBe(0);
     expect(pinned.out).toContain("  tail pinned: yes\n");

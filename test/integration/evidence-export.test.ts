@@ -91,10 +91,11 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
     expect(header).toMatchObject({
       format: "audit-log-evidence/v1",
       workspace: ws.id,
-      range: { start: 60, end: 180 },
+      // Leaves 0–2 are the workspace's keys' apikey.created events, at its creation.
+      range: { start: 63, end: 183 },
       count: 120,
     });
-    expect(entries.map((e) => e.index)).toEqual(Array.from({ length: 120 }, (_, i) => 60 + i));
+    expect(entries.map((e) => e.index)).toEqual(Array.from({ length: 120 }, (_, i) => 63 + i));
     expect(entries[0]?.event.id).toBe("ev-1-000");
     expect(entries.at(-1)?.event.id).toBe("ev-2-059");
     expect(bundle.eventCount).toBe(120);
@@ -168,7 +169,7 @@ describe("evidence bundles (POST /v1/exports, format evidence)", () => {
       key: ws.keys.reader,
     });
     expect(got.body.status).toBe("failed");
-    expect(got.body.error).toMatch(/leaves \[60, 180\) are not the tree's/);
+    expect(got.body.error).toMatch(/leaves \[63, 183\) are not the tree's/);
     const violations = await violationsAbout(api.deps, ws.id);
     expect(violations).toContainEqual(
       expect.objectContaining({

@@ -84,6 +84,7 @@ export async function startApi(
   } = {},
 ): Promise<TestApi> {
   const clock = new FixedClock(new Date(options.now ?? "2026-03-09T18:00:00.000Z"));
+  latestClock = clock;
   const dynamo = newDocumentClient(options.dynamoEndpoint);
   const config = loadConfig();
   const deps = makeDeps({
@@ -161,13 +162,26 @@ const KEYS = { writer: ["events:write"], reader: ["events:read"], admin: ["admin
 >;
 export type TestWorkspace = SeededWorkspace<keyof typeof KEYS>;
 
-/** A workspace with a writer, a reader and an admin key. */
+/**
+ * The clock of the test API started last: workspaces are created at its time (their keys'
+ * `apikey.created` events among the test's own, not in the real present).
+ */
+let latestClock: FixedClock | undefined;
+
+/**
+ * A workspace with a writer, a reader and an admin key, created as the local bootstrap creates
+ * one (three `apikey.created` events in its log), at the latest test API's clock unless `now`.
+ */
 export function workspace(
   label: string,
   options: Parameters<typeof seedWorkspace>[3] = {},
 ): Promise<TestWorkspace> {
-  return seedWorkspace(engineEnv(), uniqueWorkspace(label), KEYS, options);
+  return seedWorkspace(engineEnv(), uniqueWorkspace(label), KEYS, { now: latestClock?.now(), ...options });
 }
+
+/** Whether an event is one of those seeding wrote (its keys' creation): left out where a test counts its own. */
+export const isSeeded = (event: object) =>
+  (event as { actor?: { id?: string } }).actor?.id === "local-bootstrap";
 
 export interface Reply<T = unknown> {
   status: number;

@@ -86,25 +86,26 @@ describe("a tile or checkpoint object replaced by a new version", () => {
     expect(await violations()).toContainEqual(
       expect.objectContaining({
         kind: "tile_mismatch",
-        detail: expect.stringMatching(/do not prove leaf 5 \(event t-0-005\)/),
+        // Leaves 0–2 are the workspace's keys' apikey.created events.
+        detail: expect.stringMatching(/do not prove leaf 8 \(event t-0-005\)/),
       }),
     );
     await replace(key, original);
   });
 
   it("a replaced edge tile: the sealer stops sealing that workspace and reports it", async () => {
-    const edge = tileKey(ws.id, { level: 0, n: 1, width: 44 });
-    await replace(edge, Buffer.alloc(44 * 32, 7));
+    const edge = tileKey(ws.id, { level: 0, n: 1, width: 47 });
+    await replace(edge, Buffer.alloc(47 * 32, 7));
     await call(api, "POST", "/v1/events", {
       key: ws.keys.writer,
       body: { id: "after-1", type: "node.added", actor: { type: "system", id: "x" }, context: {} },
     });
     api.clock.advance(SEAL_SETTLE_MS + 1_000);
-    await expect(sealWorkspace(log, ws.id, api.clock.now())).rejects.toThrow(/edge tiles of tree size 300/);
+    await expect(sealWorkspace(log, ws.id, api.clock.now())).rejects.toThrow(/edge tiles of tree size 303/);
     expect(await violations()).toContainEqual(
-      expect.objectContaining({ kind: "tile_mismatch", detail: expect.stringContaining("tree size 300") }),
+      expect.objectContaining({ kind: "tile_mismatch", detail: expect.stringContaining("tree size 303") }),
     );
-    expect((await log.log.getState(ws.id))?.size).toBe(300);
+    expect((await log.log.getState(ws.id))?.size).toBe(303);
 
     // The scheduled run goes on with the other workspaces (listed here: just two), then fails loudly.
     const healthy = await workspace("tamper-ok");
@@ -129,7 +130,7 @@ describe("a tile or checkpoint object replaced by a new version", () => {
     const late = await runSealer({ ...log, control }, api.clock.now(), () => true);
     expect(late).toMatchObject({ outcomes: [], failed: [] });
     expect([...late.skipped].sort()).toEqual([ws.id, healthy.id, OPERATOR_LOG].sort());
-    expect((await log.log.getState(healthy.id))?.size).toBe(1);
+    expect((await log.log.getState(healthy.id))?.size).toBe(4); // its keys' 3 apikey.created, and ok-1
   });
 
   it("a replaced checkpoint object, signed by another key, does not open with the pinned key", async () => {

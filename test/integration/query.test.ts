@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import { call, isSeeded, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 type Ev = Record<string, unknown> & { id: string; recordedAt: string };
 
@@ -56,12 +56,14 @@ describe("GET /v1/events filters", () => {
   };
 
   it("lists everything newest first", () => {
-    expect(all).toHaveLength(90);
-    expect(all.map((e) => e.id)).toEqual(
+    // The dataset, then the oldest: the workspace's keys' apikey.created events, from its creation.
+    expect(all).toHaveLength(90 + 3);
+    expect(all.slice(0, 90).map((e) => e.id)).toEqual(
       dataset()
         .map((e) => e.id)
         .reverse(),
     );
+    expect(all.slice(90).every(isSeeded)).toBe(true);
     const times = all.map((e) => e.recordedAt);
     expect(times).toEqual([...times].sort().reverse());
   });

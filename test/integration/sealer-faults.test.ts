@@ -5,11 +5,14 @@ import { SEAL_SETTLE_MS } from "../../functions/shared/ports.js";
 import type { StoredEvent } from "../../functions/shared/schemas/event.js";
 import { CompactRange, leafHash } from "../../functions/shared/tlog/merkle.js";
 import { compactFromEdges, edgeTiles } from "../../functions/shared/tlog/tiles.js";
-import { call, listAll, startApi, type TestApi, workspace } from "./harness.js";
+import { call, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
 
 const T0 = "2026-11-30T12:00:00.000Z";
 
-/** The same 300 events in every workspace, stamped at the same frozen instant: the same leaves. */
+/**
+ * The same 300 events in every workspace, stamped at the same frozen instant. Each workspace's
+ * tree starts with its own keys' three apikey.created events, a minute earlier.
+ */
 const batch = Array.from({ length: 300 }, (_, i) => ({
   id: `f-${String(i).padStart(4, "0")}`,
   type: "node.added",
@@ -66,14 +69,15 @@ function killedAt(log: LogDeps, k: number): LogDeps {
   };
 }
 
+const SEEDED = 3;
+
 describe("the sealer killed at each step, and two sealers racing", () => {
   let api: TestApi;
   let log: LogDeps;
-  let reference: Buffer;
 
   async function freshWorkspace(label: string) {
     api.clock.set(T0);
-    const ws = await workspace(label);
+    const ws = await workspace(label, { now: new Date(Date.parse(T0) - 60_000) });
     for (let i = 0; i < batch.length; i += 100) {
       const res = await call(api, "POST", "/v1/events", {
         key: ws.keys.writer,
@@ -85,30 +89,41 @@ describe("the sealer killed at each step, and two sealers racing", () => {
     return ws;
   }
 
+  /** The root over the workspace's keys' creation, then its node.added events, from the events themselves. */
+  async function referenceRoot(ws: TestWorkspace): Promise<Buffer> {
+    const listed = [
+      ...(await listAll(api, ws.keys.reader, "type=apikey.created")).reverse(),
+      ...(await listAll(api, ws.keys.reader, "type=node.added")).reverse(),
+    ] as StoredEvent[];
+    const r = CompactRange.empty();
+    for (const e of listed) r.append(leafHash(leafDataOf(e)));
+    return r.root();
+  }
+
   /** The stored tree is whole: its edge tiles give the state's root, which is the reference. */
-  async function expectWholeTree(workspaceId: string) {
-    const state = await log.log.getState(workspaceId);
-    expect(state?.size).toBe(300);
+  async function expectWholeTree(ws: TestWorkspace) {
+    const reference = await referenceRoot(ws);
+    const state = await log.log.getState(ws.id);
+    expect(state?.size).toBe(SEEDED + 300);
     expect(state?.root.equals(reference)).toBe(true);
     const edges = await Promise.all(
-      edgeTiles(300).map(async (id) => ({
+      edgeTiles(SEEDED + 300).map(async (id) => ({
         ...id,
-        data: (await log.archive.get(tileKey(workspaceId, id))) as Buffer,
+        data: (await log.archive.get(tileKey(ws.id, id))) as Buffer,
       })),
     );
-    expect(compactFromEdges(300, edges).root().equals(reference)).toBe(true);
-    const full = await log.archive.get(tileKey(workspaceId, { level: 0, n: 0, width: 256 }));
+    expect(
+      compactFromEdges(SEEDED + 300, edges)
+        .root()
+        .equals(reference),
+    ).toBe(true);
+    const full = await log.archive.get(tileKey(ws.id, { level: 0, n: 0, width: 256 }));
     expect(full).toHaveLength(256 * 32);
   }
 
   beforeAll(async () => {
     api = await startApi({ now: T0 });
     log = logDeps(api.deps, api.dynamo);
-    const ws = await freshWorkspace("seal-ref");
-    const listed = (await listAll(api, ws.keys.reader, "type=node.added")).reverse() as StoredEvent[];
-    const r = CompactRange.empty();
-    for (const e of listed) r.append(leafHash(leafDataOf(e)));
-    reference = r.root();
   });
   afterAll(() => api.close());
 
@@ -122,8 +137,8 @@ describe("the sealer killed at each step, and two sealers racing", () => {
       ).rejects.toBeInstanceOf(Killed);
       expect((await log.log.getState(ws.id))?.size, `step ${k}`).toBeUndefined();
       const rerun = await sealWorkspace(log, ws.id, api.clock.now());
-      expect(rerun, `step ${k}`).toMatchObject({ status: "sealed", size: 300 });
-      await expectWholeTree(ws.id);
+      expect(rerun, `step ${k}`).toMatchObject({ status: "sealed", size: SEEDED + 300 });
+      await expectWholeTree(ws);
     }
     // and a run killed after its state was written has nothing left to do
     const ws = await freshWorkspace("seal-kill-after");
@@ -138,7 +153,7 @@ describe("the sealer killed at each step, and two sealers racing", () => {
       sealWorkspace(log, ws.id, api.clock.now()),
     ]);
     expect(outcomes.map((o) => o.status).sort()).toEqual(["raced", "sealed"]);
-    await expectWholeTree(ws.id);
+    await expectWholeTree(ws);
   });
 
   it("two sealers with different clocks (the nightly's start time, the schedule's now) give one tree", async () => {
@@ -156,18 +171,20 @@ describe("the sealer killed at each step, and two sealers racing", () => {
     // Whichever won, the next run reaches 320 and the stored tiles agree with the state.
     const after = await sealWorkspace(log, ws.id, late);
     const state = await log.log.getState(ws.id);
-    expect(state?.size).toBe(320);
+    expect(state?.size).toBe(SEEDED + 320);
     expect(["sealed", "idle"]).toContain(after.status);
-    const listed = (await listAll(api, ws.keys.reader, "type=node.added")).reverse() as StoredEvent[];
-    const r = CompactRange.empty();
-    for (const e of listed) r.append(leafHash(leafDataOf(e)));
-    expect(state?.root.equals(r.root())).toBe(true);
+    const reference = await referenceRoot(ws);
+    expect(state?.root.equals(reference)).toBe(true);
     const edges = await Promise.all(
-      edgeTiles(320).map(async (id) => ({
+      edgeTiles(SEEDED + 320).map(async (id) => ({
         ...id,
         data: (await log.archive.get(tileKey(ws.id, id))) as Buffer,
       })),
     );
-    expect(compactFromEdges(320, edges).root().equals(r.root())).toBe(true);
+    expect(
+      compactFromEdges(SEEDED + 320, edges)
+        .root()
+        .equals(reference),
+    ).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ import {
   verifyInclusion,
 } from "../../functions/shared/tlog/merkle.js";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../../functions/shared/tlog/note.js";
+import { seedWorkspace } from "../../scripts/lib/bootstrap.js";
 import { goTlogCheck } from "../support/go-tlog.js";
 import {
   call,
@@ -21,6 +22,7 @@ import {
   startApi,
   type TestApi,
   type TestWorkspace,
+  uniqueWorkspace,
   violationsAbout,
   workspace,
 } from "./harness.js";
@@ -53,6 +55,14 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
   let verifierKey: string;
   // Only this file's workspace: runSealer would also walk every other test file's workspaces.
   const seal = async () => ({ outcomes: [await sealWorkspace(log, ws.id, api.clock.now())] });
+  /** The workspace's first leaves: its keys' apikey.created events, at its creation. */
+  const SEEDED = 3;
+  /** The tree's events in order: the keys' creation (2026-11-01), then the test's batches. */
+  const treeEvents = async () =>
+    [
+      ...(await listAll(api, ws.keys.reader, "type=apikey.created")).reverse(),
+      ...(await listAll(api, ws.keys.reader, "type=node.config_changed")).reverse(),
+    ] as StoredEvent[];
 
   beforeAll(async () => {
     api = await startApi({ now: T0 });
@@ -75,12 +85,12 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
     api.clock.advance(-60_000 + SEAL_SETTLE_MS - 1_000); // the last batch is 29 s old
     const first = await seal();
     const mine = first.outcomes.find((o) => o.workspaceId === ws.id);
-    expect(mine).toMatchObject({ status: "sealed", size: 500, added: 500 });
+    expect(mine).toMatchObject({ status: "sealed", size: SEEDED + 500, added: SEEDED + 500 });
     api.clock.advance(2_000); // now 31 s: within two minutes of its 2xx, the last batch is covered
     const second = await seal();
     expect(second.outcomes.find((o) => o.workspaceId === ws.id)).toMatchObject({
       status: "sealed",
-      size: 600,
+      size: SEEDED + 600,
       added: 100,
     });
 
@@ -94,13 +104,11 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
     expect(cp.status).toBe(200);
     expect(cp.type).toMatch(/^text\/plain/);
     const opened = parseCheckpoint(openNote(cp.body.toString(), [parseVerifierKey(verifierKey)]).text);
-    expect(opened).toMatchObject({ origin: key.body.origin, size: 600 });
+    expect(opened).toMatchObject({ origin: key.body.origin, size: SEEDED + 600 });
 
     // The root is the RFC 6962 root over the events in recordedAt order, each leaf its canonical JSON.
-    const listed = (
-      await listAll(api, ws.keys.reader, "type=node.config_changed")
-    ).reverse() as StoredEvent[];
-    expect(listed).toHaveLength(600);
+    const listed = await treeEvents();
+    expect(listed).toHaveLength(SEEDED + 600);
     const reference = CompactRange.empty();
     for (const e of listed) reference.append(leafHash(leafDataOf(e)));
     expect(opened.root.equals(reference.root())).toBe(true);
@@ -116,18 +124,18 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
       leafHash: string;
     }>(api, "GET", `/v1/events/${target}/proof`, { key: ws.keys.reader });
     expect(proof.status).toBe(200);
-    expect(proof.body.index).toBe(342);
+    expect(proof.body.index).toBe(SEEDED + 342);
     const event = (await call<StoredEvent>(api, "GET", `/v1/events/${target}`, { key: ws.keys.reader })).body;
     const cp = parseCheckpoint(openNote(proof.body.checkpoint, [parseVerifierKey(verifierKey)]).text);
     verifyInclusion(
-      342,
+      SEEDED + 342,
       cp.size,
       leafHash(leafDataOf(event)),
       proof.body.inclusion.map((h) => Buffer.from(h, "base64")),
       cp.root,
     );
 
-    const older = await call<{ proof: string[] }>(api, "GET", "/v1/log/consistency?from=500", {
+    const older = await call<{ proof: string[] }>(api, "GET", `/v1/log/consistency?from=${SEEDED + 500}`, {
       key: ws.keys.reader,
     });
     expect(older.status).toBe(200);
@@ -138,19 +146,17 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
       tileBaseUrl: `${api.baseUrl}/v1/log/`,
       authorization: `Bearer ${ws.keys.reader}`,
       inclusion: [
-        { index: 342, leafData: leafDataOf(event).toString("base64"), proof: proof.body.inclusion },
+        { index: SEEDED + 342, leafData: leafDataOf(event).toString("base64"), proof: proof.body.inclusion },
       ],
-      consistency: [{ oldSize: 500, oldRoot: await rootAt(500), proof: older.body.proof }],
+      consistency: [{ oldSize: SEEDED + 500, oldRoot: await rootAt(SEEDED + 500), proof: older.body.proof }],
     });
     expect(go.errors).toEqual([]);
-    expect(go).toMatchObject({ ok: true, size: 600 });
+    expect(go).toMatchObject({ ok: true, size: SEEDED + 600 });
   });
 
   /** The root of the first `size` events, from the events themselves. */
   async function rootAt(size: number): Promise<string> {
-    const listed = (
-      await listAll(api, ws.keys.reader, "type=node.config_changed")
-    ).reverse() as StoredEvent[];
+    const listed = await treeEvents();
     const r = CompactRange.empty();
     for (const e of listed.slice(0, size)) r.append(leafHash(leafDataOf(e)));
     return r.root().toString("base64");
@@ -160,9 +166,9 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
     const full = await text(api, "/v1/log/tile/0/000", ws.keys.reader);
     expect(full.status).toBe(200);
     expect(full.body).toHaveLength(256 * 32);
-    const partial = await text(api, "/v1/log/tile/0/002.p/88", ws.keys.reader);
+    const partial = await text(api, `/v1/log/tile/0/002.p/${SEEDED + 88}`, ws.keys.reader);
     expect(partial.status).toBe(200);
-    expect(partial.body).toHaveLength(88 * 32);
+    expect(partial.body).toHaveLength((SEEDED + 88) * 32);
     expect((await text(api, "/v1/log/tile/0/003", ws.keys.reader)).status).toBe(404);
     expect((await text(api, "/v1/log/tile/0/1", ws.keys.reader)).status).toBe(404);
     expect((await text(api, "/v1/log/tile/0/000", ws.keys.writer)).status).toBe(403);
@@ -186,8 +192,9 @@ describe("the verifiable log: sealing, checkpoints, tiles and proofs", () => {
     api.clock.advance(50 * 60_000);
     const beat = (await seal()).outcomes.find((o) => o.workspaceId === ws.id);
     expect(beat).toMatchObject({ status: "sealed", added: 0, size: sealed?.size });
-    expect(before.size).toBe(600);
-    const empty = await workspace("vlog-empty");
+    expect(before.size).toBe(SEEDED + 600);
+    // A workspace created with no keys has nothing in its log.
+    const empty = await seedWorkspace(engineEnv(), uniqueWorkspace("vlog-empty"), {});
     expect((await sealWorkspace(log, empty.id, api.clock.now())).status).toBe("empty");
   });
 

@@ -2,8 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeHandler as makeFlush } from "../../functions/flush-access-failures/handler.js";
 import { FAILURE_THRESHOLD, OPERATOR_LOG } from "../../functions/shared/core/access.js";
 import { RATE_WINDOW_MS } from "../../functions/shared/core/throttle.js";
+import { createWorkspace } from "../../functions/shared/core/workspaces.js";
+import { toolDeps } from "../../functions/shared/deps.js";
 import { ROUTES } from "../../functions/shared/routes.js";
-import { call, callFrom, listAll, startApi, type TestApi, type TestWorkspace, workspace } from "./harness.js";
+import {
+  call,
+  callFrom,
+  engineEnv,
+  isSeeded,
+  listAll,
+  startApi,
+  type TestApi,
+  type TestWorkspace,
+  uniqueWorkspace,
+  workspace,
+} from "./harness.js";
 
 type Ev = Record<string, unknown> & {
   type: string;
@@ -99,7 +112,7 @@ describe("API key lifecycle", () => {
     );
 
     // Assess: the three actions, with the acting key and the caller's IP.
-    const log = (await listAll(api, ws.keys.reader, "type=apikey.*")) as Ev[];
+    const log = (await listAll(api, ws.keys.reader, "type=apikey.*")).filter((e) => !isSeeded(e)) as Ev[];
     expect(log.map((e) => e.type)).toEqual(["apikey.revoked", "apikey.rotated", "apikey.created"]);
     const adminKeyId = ws.keys.admin.slice(4, 20);
     for (const e of log) {
@@ -298,6 +311,7 @@ describe("a throttled source (issue 11, item 4)", () => {
             body: { name: "x", scopes: ["events:read"] },
           },
         ],
+        "create-viewer-session": [{ method: "POST", path: "/v1/viewer-sessions", key: ws.keys.admin }],
         "list-keys": [{ method: "GET", path: "/v1/keys", key: ws.keys.admin }],
         "rotate-key": [{ method: "POST", path: `/v1/keys/${writerKeyId}/rotate`, key: ws.keys.admin }],
         "revoke-key": [{ method: "DELETE", path: `/v1/keys/${writerKeyId}`, key: ws.keys.admin }],
@@ -494,6 +508,90 @@ describe("reads of the log are themselves logged", () => {
         { route: "list", filters: { type: "node.*", actor: "alice" }, limit: 5, returned: 1, page: "first" },
       ]);
       expect(queried.every((e) => e.actor.id === ws.keys.reader.slice(4, 20))).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("workspace creation in the core (issue 11, boundaries)", () => {
+  const operator = {
+    actor: { type: "user" as const, id: "ops@host", name: "npm run admin" },
+    sourceIp: "192.0.2.7",
+  };
+
+  it("creates the workspace and its first admin key, whose creation is an apikey.created event like any other", async () => {
+    // Prepare
+    const api = await startApi({ now: "2026-03-15T08:00:00.000Z" });
+    try {
+      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
+      const id = uniqueWorkspace("created");
+
+      // Act
+      const { workspace: made, tokens } = await createWorkspace(
+        deps,
+        operator,
+        { workspaceId: id, plan: "enterprise" },
+        { admin: { scopes: ["admin"], name: "first admin key" } },
+      );
+
+      // Assess: the key works, and the log says who made it, from where.
+      expect(made).toMatchObject({ workspaceId: id, plan: "enterprise", retentionDays: 365 });
+      const keys = await call<{ keys: { keyId: string; name: string }[] }>(api, "GET", "/v1/keys", {
+        key: tokens.admin,
+      });
+      expect(keys.status).toBe(200);
+      const reader = await call<{ token: string }>(api, "POST", "/v1/keys", {
+        key: tokens.admin,
+        body: { name: "r", scopes: ["events:read"] },
+      });
+      const created = (await listAll(api, reader.body.token, "type=apikey.created")) as Ev[];
+      expect(created.find((e) => e.context.name === "first admin key")).toMatchObject({
+        actor: operator.actor,
+        sourceIp: "192.0.2.7",
+        context: { keyId: keys.body.keys[0]?.keyId, name: "first admin key", scopes: ["admin"] },
+        recordedAt: "2026-03-15T08:00:00.000Z",
+      });
+      expect(created).toHaveLength(2);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it.each([
+    [{ workspaceId: "Upper", plan: "per-node" }, "/workspaceId"],
+    [{ workspaceId: "_operator", plan: "per-node" }, "/workspaceId"],
+    [{ workspaceId: `w${"x".repeat(63)}`, plan: "per-node" }, "/workspaceId"],
+    [{ workspaceId: "ok-id", plan: "free" }, "/plan"],
+    [{ workspaceId: "ok-id", plan: "per-node", retentionDays: 30 }, "/retentionDays"],
+    [{ workspaceId: "ok-id", plan: "enterprise", retentionDays: 400 }, "/retentionDays"],
+  ])("refuses %j naming %s, and creates nothing", async (input, path) => {
+    const api = await startApi();
+    try {
+      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
+      const attempt = createWorkspace(deps, operator, input as never, { admin: { scopes: ["admin"] } });
+      await expect(attempt).rejects.toMatchObject({ errors: [expect.objectContaining({ path })] });
+      expect(await deps.control.getWorkspace(input.workspaceId)).toBeUndefined();
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("refuses an id that is taken, and leaves the first workspace as it was", async () => {
+    const api = await startApi();
+    try {
+      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
+      const id = uniqueWorkspace("taken");
+      await createWorkspace(deps, operator, { workspaceId: id, plan: "per-node" }, {});
+      await expect(
+        createWorkspace(
+          deps,
+          operator,
+          { workspaceId: id, plan: "enterprise" },
+          { admin: { scopes: ["admin"] } },
+        ),
+      ).rejects.toThrow(`workspace ${id} already exists`);
+      expect(await deps.control.getWorkspace(id)).toMatchObject({ plan: "per-node", retentionDays: 90 });
     } finally {
       await api.close();
     }

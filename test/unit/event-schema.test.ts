@@ -24,7 +24,7 @@ describe("IP normalisation", () => {
 
 describe("event input", () => {
   it("covers every type the product page names", () => {
-    expect(EVENT_TYPES).toHaveLength(33);
+    expect(EVENT_TYPES).toHaveLength(34);
     expect(CLIENT_EVENT_TYPES).toHaveLength(26);
     expect(EVENT_TYPES.filter((t) => !CLIENT_EVENT_TYPES.includes(t))).toEqual([
       "access.denied",
@@ -33,6 +33,7 @@ describe("event input", () => {
       "audit.export_downloaded",
       "audit.export_delivery_failed",
       "integrity.violation",
+      "audit.viewer_session_created",
       "audit.queried",
     ]);
     expect(typesInCategory("pcap")).toEqual(["pcap.started", "pcap.uploaded", "pcap.download"]);
@@ -52,6 +53,7 @@ describe("event input", () => {
       "audit.settings_changed",
       "audit.exported",
       "audit.export_downloaded",
+      "audit.viewer_session_created",
       "audit.queried",
     ]);
   });

@@ -91,6 +91,23 @@ export const viewerSessionSchema = z
   })
   .meta({ id: "ViewerSession" });
 
+/**
+ * Workspace ids: 1–63 of a–z, 0–9 and `-`, starting with a letter or digit. The operator log
+ * (`_operator`) and a source's failure window (`_source`) can never be one.
+ */
+export const workspaceIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    error: "must be 1–63 of a–z, 0–9 and -, starting with a letter or digit",
+  });
+
+export const createWorkspaceSchema = z.strictObject({
+  workspaceId: workspaceIdSchema,
+  plan: z.enum(["per-node", "enterprise"]),
+  /** Default: the plan's (per-node 90, enterprise 365). */
+  retentionDays: z.number().int().min(1).max(3650).optional(),
+});
+
 export const PER_NODE_RETENTION_DAYS = 90;
 export const ENTERPRISE_RETENTION = { min: 30, max: 365, default: 365 } as const;
 
