@@ -1,11 +1,13 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
 import { ValidationError } from "./errors.js";
+import type { Position } from "./ports.js";
 
 /**
  * Paging cursors are opaque and tamper-proof: base64url(JSON) + "." + HMAC-SHA256 over it. A cursor
- * names the workspace, a digest of the query it belongs to, and the sort key of the last event
- * returned, so it cannot be replayed against another workspace or another filter set.
+ * names the workspace, a digest of the query it belongs to, and the store's position of the last
+ * event returned, so it cannot be replayed against another workspace or another filter set. Only
+ * the service seals one, so the position it opens to is one the store made.
  */
 interface CursorPayload {
   v: 1;
@@ -26,7 +28,7 @@ export function sealCursor(
   key: Buffer,
   workspaceId: string,
   filters: Record<string, unknown>,
-  after: string,
+  after: Position,
 ): string {
   const body = Buffer.from(
     JSON.stringify({ v: 1, ws: workspaceId, q: queryDigest(filters), after } satisfies CursorPayload),
@@ -34,13 +36,13 @@ export function sealCursor(
   return `${body}.${mac(key, body).toString("base64url")}`;
 }
 
-/** Returns the sort key to continue after, or throws a 400 naming `cursor`. */
+/** Returns the position to continue after, or throws a 400 naming `cursor`. */
 export function openCursor(
   key: Buffer,
   workspaceId: string,
   filters: Record<string, unknown>,
   cursor: string,
-): string {
+): Position {
   const invalid = (message: string) => new ValidationError([{ path: "/cursor", message }]);
   const [body, sig, ...rest] = cursor.split(".");
   if (!body || !sig || rest.length > 0) throw invalid("is not a cursor this service issued");
@@ -52,5 +54,5 @@ export function openCursor(
   if (payload.ws !== workspaceId || payload.q !== queryDigest(filters)) {
     throw invalid("belongs to another query; repeat the same filters or start without a cursor");
   }
-  return payload.after;
+  return payload.after as Position;
 }

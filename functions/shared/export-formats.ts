@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { stringify as stringifySync } from "csv-stringify/sync";
+import type { Position } from "./ports.js";
 import { inFieldOrder, type StoredEvent } from "./schemas/event.js";
 
 /**
@@ -21,8 +22,8 @@ export interface EvidenceFrame {
   start: number;
   /** The trailer line, without its newline. */
   trailer: string;
-  /** Sort key of the bundle's last event ("" when it holds none): the export stops there. */
-  lastKey: string;
+  /** Position of the bundle's last event ("" when it holds none): the export stops there. */
+  lastKey: Position | "";
 }
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = {

@@ -54,6 +54,14 @@ export interface AppendGuard {
   maxFailures: number;
 }
 
+/**
+ * Where an event sits in its workspace's order (by recordedAt, then id). Opaque to the core: only
+ * the store makes one ({@link EventStore.positionOf}, {@link EventPage.next}); two positions compare
+ * as strings do, in that order, and positions are kept in state (the sealer's last sealed event, an
+ * export's progress, a cursor) and handed back to the store unchanged.
+ */
+export type Position = string & { readonly __position: unique symbol };
+
 export interface EventQuery {
   workspaceId: string;
   actorId?: string;
@@ -62,10 +70,18 @@ export interface EventQuery {
   types?: string[];
   outcome?: "success" | "failure";
   sourceIp?: string;
-  /** Inclusive lower bound on the sort key (`recordedAt#id`). */
-  fromKey?: string;
-  /** Exclusive upper bound on the sort key: `until`, or the cursor's last key, whichever is lower. */
-  beforeKey?: string;
+  /** Recorded at or after this instant (ISO-8601, UTC). */
+  since?: string;
+  /** Recorded before this instant. */
+  until?: string;
+  /** Recorded at or before this instant: an export's snapshot sees nothing recorded after it was asked for. */
+  recordedBy?: string;
+  /** Strictly after this position (where an oldest-first walk left off). */
+  after?: Position;
+  /** Strictly before this position (a newest-first cursor, or where a walk left off). */
+  before?: Position;
+  /** At or before this position (the last sealed event). */
+  through?: Position;
   limit: number;
   /** Items whose expiresAt is at or before this (epoch seconds) are never returned. */
   nowEpochSeconds: number;
@@ -75,8 +91,8 @@ export interface EventQuery {
 
 export interface EventPage {
   events: StoredEvent[];
-  /** Sort key of the last returned event when more may follow; undefined at the end. */
-  nextKey: string | undefined;
+  /** Position of the last returned event when more may follow; undefined at the end. */
+  next: Position | undefined;
 }
 
 /**
@@ -112,6 +128,8 @@ export interface EventStore {
   query(query: EventQuery): Promise<EventPage>;
   /** Every match of a query, newest first unless `ascending`, read page by page (for exports). */
   stream(query: Omit<EventQuery, "limit">): AsyncIterable<StoredEvent>;
+  /** Where `event` sits in its workspace's order. */
+  positionOf(event: Pick<StoredEvent, "recordedAt" | "id">): Position;
 }
 
 export interface Principal {
@@ -275,7 +293,7 @@ export interface ControlStore {
    * Sort key (`recordedAt#id`) of the workspace's last sealed event, or undefined while nothing is
    * sealed. The tamper watch reads it to tell an insert into a sealed range from a new event.
    */
-  getSealedKey(workspaceId: string): Promise<string | undefined>;
+  getSealedKey(workspaceId: string): Promise<Position | undefined>;
 }
 
 /** An on-demand export, from request to file. */
@@ -326,8 +344,8 @@ export interface UploadedPart {
 export interface FileCheckpoint {
   uploadId: string;
   parts: UploadedPart[];
-  /** Sort key (`recordedAt#id`) of the last event in the uploaded parts. */
-  lastKey: string;
+  /** Position of the last event in the uploaded parts ("" before the first). */
+  lastKey: Position | "";
   eventCount: number;
 }
 
@@ -374,8 +392,8 @@ export interface LogState {
   /** The compact range, largest subtree first. */
   compact: Buffer[];
   root: Buffer;
-  /** Sort key of the last sealed event ("" before the first). */
-  lastKey: string;
+  /** Position of the last sealed event ("" before the first). */
+  lastKey: Position | "";
   /** The latest signed checkpoint note, and when it was signed. */
   checkpoint: string;
   checkpointAt: string;
@@ -389,9 +407,12 @@ export interface LogStore {
   /** Stores `state` if the stored one is at `state.revision - 1` (or absent, for revision 1). */
   putState(state: LogState): Promise<boolean>;
   /** Records that level-0 tile `tile` starts with the event at `firstKey` (idempotent). */
-  putAnchor(workspaceId: string, tile: number, firstKey: string): Promise<void>;
+  putAnchor(workspaceId: string, tile: number, firstKey: Position): Promise<void>;
   /** The anchor with the greatest firstKey at or before `key`. */
-  anchorAtOrBefore(workspaceId: string, key: string): Promise<{ tile: number; firstKey: string } | undefined>;
+  anchorAtOrBefore(
+    workspaceId: string,
+    key: Position,
+  ): Promise<{ tile: number; firstKey: Position } | undefined>;
 }
 
 /** Signs checkpoint notes (a KMS key); see tlog/note.ts. */

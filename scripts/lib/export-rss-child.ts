@@ -1,11 +1,11 @@
 import { pathToFileURL } from "node:url";
+import { keyRange, positionOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
 import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { runExport } from "../../functions/shared/core/exports.js";
 import { jobDeps } from "../../functions/shared/deps.js";
 import { archiveStore, exportQueue } from "../../functions/shared/export-deps.js";
 import type { EventQuery, EventRecord, EventStore } from "../../functions/shared/ports.js";
 import { type StoredEvent, serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
-import { Keys } from "../../functions/shared/table.js";
 
 /**
  * One export run in a process of its own, for `npm run bench:export` (scripts/bench-export.ts), so
@@ -284,14 +284,19 @@ export class SyntheticEventStore implements EventStore {
     return this.inner.query(query);
   }
 
-  /** Honours the sort-key bounds (`beforeKey` exclusive, `fromKey` inclusive); other filters are ignored. */
+  positionOf(event: Pick<StoredEvent, "recordedAt" | "id">) {
+    return this.inner.positionOf(event);
+  }
+
+  /** Honours the query's bounds as the store does (its key range); other filters are ignored. */
   async *stream(q: Omit<EventQuery, "limit">): AsyncGenerator<StoredEvent> {
     if (q.ascending) throw new Error("the synthetic source streams newest first only");
+    const range = keyRange(q);
     for (let i = 0; i < this.count; i++) {
       const { id, recordedAt } = syntheticKey(i, this.newestMs);
-      const sk = Keys.eventSk(recordedAt, id);
-      if (q.beforeKey !== undefined && sk >= q.beforeKey) continue;
-      if (q.fromKey !== undefined && sk < q.fromKey) return;
+      const key = positionOf({ recordedAt, id });
+      if (key > range.hi || range.exclude.has(key)) continue;
+      if (key < range.lo) return;
       const started = performance.now();
       const { event } = syntheticRecord(i, q.workspaceId, this.newestMs, q.nowEpochSeconds + 1);
       this.sourceMs += performance.now() - started;

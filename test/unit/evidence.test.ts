@@ -3,6 +3,7 @@ import { canonicalJson, sha256Hex } from "../../functions/shared/canonical.js";
 import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { openCursor, sealCursor } from "../../functions/shared/cursor.js";
 import { ValidationError } from "../../functions/shared/errors.js";
+import type { Position } from "../../functions/shared/ports.js";
 import { eventInputSchema } from "../../functions/shared/schemas/event.js";
 
 describe("RFC 8785 canonical JSON", () => {
@@ -60,7 +61,7 @@ describe("cursors", () => {
   const filters = { type: "pcap.*" };
 
   it("round-trip for the same workspace and query", () => {
-    const cursor = sealCursor(key, "ws1", filters, "2026-03-09T09:44:19.000Z#e1");
+    const cursor = sealCursor(key, "ws1", filters, "2026-03-09T09:44:19.000Z#e1" as Position);
     expect(openCursor(key, "ws1", { type: "pcap.*" }, cursor)).toBe("2026-03-09T09:44:19.000Z#e1");
   });
 
@@ -71,7 +72,7 @@ describe("cursors", () => {
     ["a flipped byte", (c: string) => openCursor(key, "ws1", filters, `A${c.slice(1)}`)],
     ["garbage", () => openCursor(key, "ws1", filters, "not-a-cursor")],
   ])("are refused for %s", (_name, open) => {
-    const cursor = sealCursor(key, "ws1", filters, "2026-03-09T09:44:19.000Z#e1");
+    const cursor = sealCursor(key, "ws1", filters, "2026-03-09T09:44:19.000Z#e1" as Position);
     expect(() => open(cursor)).toThrow(ValidationError);
   });
 });

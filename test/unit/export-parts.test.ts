@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { buildEvent } from "../../functions/shared/core/events.js";
 import { EXPORT_FORMATS, encodeAll, PartEncoder } from "../../functions/shared/export-formats.js";
 import { MerkleAccumulator, merkleRoot } from "../../functions/shared/merkle.js";
+import type { Position } from "../../functions/shared/ports.js";
 import { type StoredEvent, serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
 
 const events: StoredEvent[] = Array.from({ length: 400 }, (_, i) =>
@@ -27,7 +28,7 @@ const events: StoredEvent[] = Array.from({ length: 400 }, (_, i) =>
 /** An evidence bundle's fixed lines (what the export's first run chooses). */
 const frameOf = (format: (typeof EXPORT_FORMATS)[number]) =>
   format === "evidence"
-    ? { header: '{"format":"h"}', start: 7, trailer: '{"proof":[]}', lastKey: "k" }
+    ? { header: '{"format":"h"}', start: 7, trailer: '{"proof":[]}', lastKey: "k" as Position }
     : undefined;
 
 /** Encodes `list` in parts, stopping after part `stopAfter` and resuming with a fresh encoder. */

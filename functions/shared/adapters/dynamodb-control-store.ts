@@ -14,6 +14,7 @@ import type {
   ExportDestination,
   ExportJob,
   FailureWindow,
+  Position,
   ReachWindow,
   WorkspaceRecord,
 } from "../ports.js";
@@ -456,9 +457,9 @@ export class DynamoControlStore implements ControlStore {
   }
 
   /** The sealer's `lastKey`, read strongly consistent: a seal that just landed counts. */
-  async getSealedKey(workspaceId: string): Promise<string | undefined> {
+  async getSealedKey(workspaceId: string): Promise<Position | undefined> {
     const item = await this.get(Keys.logPk(workspaceId), Keys.logStateSk);
-    return optional(item?.[LogStateAttr.lastKey]);
+    return optional(item?.[LogStateAttr.lastKey]) as Position | undefined;
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type EventRecord,
   type EventStore,
   type ExistingId,
+  type Position,
 } from "../ports.js";
 import { inFieldOrder, type StoredEvent } from "../schemas/event.js";
 import {
@@ -287,6 +288,10 @@ export class DynamoEventStore implements EventStore {
     };
   }
 
+  positionOf(event: Pick<StoredEvent, "recordedAt" | "id">): Position {
+    return positionOf(event);
+  }
+
   /** The event recorded under this id at `recordedAt` (one strongly consistent GetItem). */
   async getAt(
     workspaceId: string,
@@ -372,7 +377,7 @@ export class DynamoEventStore implements EventStore {
     const page = out.slice(0, q.limit);
     return {
       events: page.map(withoutSortKey),
-      nextKey: more ? page.at(-1)?.sk : undefined,
+      next: more ? (page.at(-1)?.sk as Position | undefined) : undefined,
     };
   }
 
@@ -468,18 +473,55 @@ function planQuery(q: EventQuery): QueryPlan {
   return chosen;
 }
 
+export interface KeyRange {
+  lo: string;
+  hi: string;
+  /** Keys at the ends that BETWEEN includes but the query does not (`after`, `before`). */
+  exclude: Set<string>;
+}
+
+/**
+ * The query's bounds as one sort-key range for BETWEEN. Sort keys are `<recordedAt>#<id>`, so the
+ * key of every event recorded at instant `t` sorts after `t` itself and before `t~`.
+ */
+export function keyRange(q: Omit<EventQuery, "limit">): KeyRange {
+  const lows = ["0", q.since, q.after].filter((k): k is string => k !== undefined);
+  const highs = [
+    "~",
+    q.until,
+    q.recordedBy === undefined ? undefined : `${q.recordedBy}~`,
+    q.before,
+    q.through,
+  ].filter((k): k is string => k !== undefined);
+  return {
+    lo: lows.reduce((a, b) => (a > b ? a : b)),
+    hi: highs.reduce((a, b) => (a < b ? a : b)),
+    exclude: new Set<string>([q.after, q.before].filter((k): k is Position => k !== undefined)),
+  };
+}
+
+/** Where an event sits in its workspace's order: its sort key. */
+export function positionOf(event: Pick<StoredEvent, "recordedAt" | "id">): Position {
+  return Keys.eventSk(event.recordedAt, event.id) as Position;
+}
+
 /** Reads one partition in the query's order, a DynamoDB page at a time, keeping a small buffer. */
 class PartitionReader {
   private buffer: (StoredEvent & { sk: string })[] = [];
   private lastKey: Record<string, unknown> | undefined;
   private started = false;
+  private readonly range: KeyRange;
 
   constructor(
     private readonly opts: DynamoEventStoreOptions,
     private readonly plan: QueryPlan,
     private readonly pkValue: string,
     private readonly q: EventQuery,
-  ) {}
+  ) {
+    this.range = keyRange(q);
+    // Bounds that cross leave nothing to read (DynamoDB refuses a BETWEEN whose bounds cross).
+    if (this.range.lo > this.range.hi) this.started = true;
+  }
 
   peek(): (StoredEvent & { sk: string }) | undefined {
     return this.buffer[0];
@@ -504,8 +546,8 @@ class PartitionReader {
         ExpressionAttributeValues: {
           ...this.plan.values,
           ":pk": this.pkValue,
-          ":lo": this.q.fromKey ?? "0",
-          ":hi": this.q.beforeKey ?? "~",
+          ":lo": this.range.lo,
+          ":hi": this.range.hi,
         },
         ScanIndexForward: this.q.ascending === true,
         Limit: this.opts.queryPageSize ?? this.q.limit + 1,
@@ -515,8 +557,10 @@ class PartitionReader {
       };
       const page = await this.opts.client.send(new QueryCommand(input));
       this.lastKey = page.LastEvaluatedKey;
-      // BETWEEN is inclusive; the upper bound is exclusive (cursor position or `until`).
-      this.buffer = (page.Items ?? []).filter((item) => item[SK] !== this.q.beforeKey).map(toEvent);
+      // BETWEEN is inclusive; `after` and `before` are not.
+      this.buffer = (page.Items ?? [])
+        .filter((item) => !this.range.exclude.has(String(item[SK])))
+        .map(toEvent);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { LogState, LogStore } from "../ports.js";
+import type { LogState, LogStore, Position } from "../ports.js";
 import { Keys, LogAnchorAttr, LogStateAttr, PK, SK } from "../table.js";
 import { translateStorageError } from "./storage-errors.js";
 
@@ -29,7 +29,7 @@ export class DynamoLogStore implements LogStore {
         size: Number(item[LogStateAttr.size]),
         compact: (item[LogStateAttr.compact] as string[]).map((h) => Buffer.from(h, "base64")),
         root: Buffer.from(String(item[LogStateAttr.root]), "base64"),
-        lastKey: String(item[LogStateAttr.lastKey]),
+        lastKey: String(item[LogStateAttr.lastKey]) as Position | "",
         checkpoint: String(item[LogStateAttr.checkpoint]),
         checkpointAt: String(item[LogStateAttr.checkpointAt]),
         revision: Number(item[LogStateAttr.revision]),
@@ -72,7 +72,7 @@ export class DynamoLogStore implements LogStore {
     }
   }
 
-  async putAnchor(workspaceId: string, tile: number, firstKey: string): Promise<void> {
+  async putAnchor(workspaceId: string, tile: number, firstKey: Position): Promise<void> {
     try {
       await this.client.send(
         new PutCommand({
@@ -94,7 +94,7 @@ export class DynamoLogStore implements LogStore {
     }
   }
 
-  async anchorAtOrBefore(workspaceId: string, key: string) {
+  async anchorAtOrBefore(workspaceId: string, key: Position) {
     try {
       const out = await this.client.send(
         new QueryCommand({
@@ -113,7 +113,10 @@ export class DynamoLogStore implements LogStore {
       );
       const item = out.Items?.[0];
       return item
-        ? { tile: Number(item[LogAnchorAttr.tile]), firstKey: String(item[LogAnchorAttr.firstKey]) }
+        ? {
+            tile: Number(item[LogAnchorAttr.tile]),
+            firstKey: String(item[LogAnchorAttr.firstKey]) as Position,
+          }
         : undefined;
     } catch (err: unknown) {
       translateStorageError(err, "log anchor read");

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { type EvidenceFrame, type ExportFormat, PartEncoder } from "../export-formats.js";
-import type { ArchiveStore, FileCheckpoint, ObjectOptions, UploadedPart } from "../ports.js";
+import type { ArchiveStore, FileCheckpoint, ObjectOptions, Position, UploadedPart } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
-import { Keys } from "../table.js";
 
 /** S3's smallest part (all but the last); exports use 8 MiB. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -40,6 +39,8 @@ export interface WriteFileOptions extends ObjectOptions {
   gzip: boolean;
   /** Events in file order, starting after `resume.lastKey` when resuming. */
   events: AsyncIterable<StoredEvent>;
+  /** The store's position of an event: what a checkpoint records to resume after. */
+  positionOf: (event: StoredEvent) => Position;
   resume?: FileCheckpoint;
   partBytes?: number;
   /** The fixed lines of an evidence bundle (format "evidence"). */
@@ -77,7 +78,7 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
   const hash = resume ? undefined : createHash("sha256");
   const parts: UploadedPart[] = [...(resume?.parts ?? [])];
   let uploadId = resume?.uploadId;
-  let lastKey = resume?.lastKey ?? "";
+  let lastKey: Position | "" = resume?.lastKey ?? "";
   // A run that died after completing the upload: the file is stored. Count the events after the
   // checkpoint (at most one part's worth) and hash what is stored; upload nothing.
   const completedBefore = resume !== undefined && (await archive.head(key)) !== undefined;
@@ -95,7 +96,7 @@ export async function writeExportFile(options: WriteFileOptions): Promise<FileRe
 
   for await (const event of options.events) {
     options.onEvent?.(event);
-    lastKey = Keys.eventSk(event.recordedAt, event.id);
+    lastKey = options.positionOf(event);
     const part = encoder.add(event);
     if (!part || completedBefore) continue;
     await upload(part);

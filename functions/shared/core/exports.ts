@@ -5,7 +5,6 @@ import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.j
 import { type StoredEvent, USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
-import { Keys } from "../table.js";
 import { leafHash } from "../tlog/merkle.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
@@ -152,21 +151,19 @@ export async function runExport(
     job.filters as EventFilters,
     Math.floor(createdAt.getTime() / 1000),
   );
-  const snapshotKey = `${job.createdAt}~`; // after every sort key recorded at or before createdAt
-  const upper = [query.beforeKey, snapshotKey, job.progress?.lastKey]
-    .filter((k): k is string => k !== undefined)
-    .sort()[0];
-  let events: AsyncIterable<StoredEvent> = deps.events.stream({ ...query, beforeKey: upper });
+  // A snapshot: nothing recorded after the export was asked for; a resumed run goes on before the
+  // last event it wrote (newest first).
+  const span = { since: query.since, until: query.until, recordedBy: job.createdAt };
+  let events: AsyncIterable<StoredEvent> = deps.events.stream({
+    ...query,
+    ...span,
+    before: job.progress?.lastKey || undefined,
+  });
   if (job.format === "evidence") {
     if (!deps.log) throw new Error("evidence bundles need the verifiable log");
     if (!job.evidence) {
       try {
-        const evidence = await evidenceFrame(deps.log, job, {
-          fromKey: query.fromKey,
-          beforeKey: [query.beforeKey, snapshotKey]
-            .filter((k): k is string => k !== undefined)
-            .sort()[0] as string,
-        });
+        const evidence = await evidenceFrame(deps.log, job, span);
         job = { ...job, evidence, revision: job.revision + 1 };
       } catch (err: unknown) {
         if (err instanceof NotFoundError || err instanceof ConflictError) return fail(job, err.message);
@@ -174,7 +171,7 @@ export async function runExport(
       }
       if (!(await deps.control.updateExportJob(job))) return deps.control.getExportJob(exportId);
     }
-    events = evidenceEvents(deps, job, query.fromKey, job.evidence as EvidenceFrame);
+    events = evidenceEvents(deps, job, query.since, job.evidence as EvidenceFrame);
   }
   // A bundle written in one run is checked against the tree as it streams (a resumed one is not: the
   // check's state does not outlive the invocation; the offline verifier checks every bundle).
@@ -193,6 +190,7 @@ export async function runExport(
       gzip: job.gzip,
       partBytes: options.partBytes,
       events,
+      positionOf: (event) => deps.events.positionOf(event),
       frame: job.evidence,
       onEvent: check ? (event) => check.add(leafHash(leafDataOf(event))) : undefined,
       resume: job.progress,
@@ -306,24 +304,19 @@ export async function getExport(deps: WithArchive, principal: Principal, client:
 }
 
 /** An evidence bundle's events: oldest first, from the span's start (or after the last one written) to its last sealed event. */
-async function* evidenceEvents(
+function evidenceEvents(
   deps: RunExportDeps,
   job: ExportJob,
-  fromKey: string | undefined,
+  since: string | undefined,
   frame: EvidenceFrame,
 ): AsyncIterable<StoredEvent> {
-  if (!frame.lastKey) return;
-  const after = job.progress?.lastKey;
-  for await (const event of deps.events.stream({
+  if (!frame.lastKey) return (async function* () {})();
+  return deps.events.stream({
     workspaceId: job.workspaceId,
-    fromKey: after ?? fromKey,
-    beforeKey: `${frame.lastKey}~`,
+    since,
+    after: job.progress?.lastKey || undefined,
+    through: frame.lastKey,
     ascending: true,
     nowEpochSeconds: 0,
-  })) {
-    const key = Keys.eventSk(event.recordedAt, event.id);
-    if (after !== undefined && key <= after) continue;
-    if (key > frame.lastKey) return;
-    yield event;
-  }
+  });
 }

@@ -7,7 +7,7 @@ export function storeQueryOf(
   workspaceId: string,
   filters: EventFilters,
   nowEpochSeconds: number,
-): Omit<EventQuery, "limit" | "beforeKey"> & { beforeKey?: string } {
+): Omit<EventQuery, "limit"> {
   return {
     workspaceId,
     actorId: filters.actor,
@@ -19,8 +19,8 @@ export function storeQueryOf(
       : undefined,
     outcome: filters.outcome,
     sourceIp: filters.sourceIp,
-    fromKey: filters.since,
-    beforeKey: filters.until,
+    since: filters.since,
+    until: filters.until,
     nowEpochSeconds,
   };
 }

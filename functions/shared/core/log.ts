@@ -5,14 +5,16 @@ import { logger } from "../logger.js";
 import {
   type ArchiveStore,
   type CheckpointSigner,
+  type EventQuery,
   type LogState,
   type LogStore,
+  type Position,
   type Principal,
   SEAL_SETTLE_MS,
 } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
 import { consistencyQuerySchema } from "../schemas/log.js";
-import { Keys, OPERATOR_LOG } from "../table.js";
+import { OPERATOR_LOG } from "../table.js";
 import { BUNDLE_FORMAT, type BundleHeader, type BundleTrailer, type DayLogEvidence } from "../tlog/bundle.js";
 import {
   CompactRange,
@@ -135,18 +137,16 @@ export async function sealWorkspace(deps: LogDeps, workspaceId: string, now: Dat
     throw new TreeMismatch(`the stored state of ${workspaceId}'s log does not give its own root`);
   }
   const cutoff = new Date(now.getTime() - SEAL_SETTLE_MS).toISOString();
-  const fresh: { key: string; event: StoredEvent }[] = [];
+  const fresh: { key: Position; event: StoredEvent }[] = [];
   for await (const event of deps.events.stream({
     workspaceId,
-    fromKey: state?.lastKey || undefined,
-    beforeKey: cutoff,
+    after: state?.lastKey || undefined,
+    until: cutoff,
     ascending: true,
     // Every stored event is sealed, even one past its retention that TTL has not removed yet.
     nowEpochSeconds: 0,
   })) {
-    const key = Keys.eventSk(event.recordedAt, event.id);
-    if (state && key <= state.lastKey) continue;
-    fresh.push({ key, event });
+    fresh.push({ key: deps.events.positionOf(event), event });
     if (fresh.length >= MAX_SEAL_PER_RUN) break;
   }
   if (!fresh.length && (!state || now.getTime() - Date.parse(state.checkpointAt) < HEARTBEAT_MS)) {
@@ -175,7 +175,7 @@ export async function sealWorkspace(deps: LogDeps, workspaceId: string, now: Dat
   }
 
   const builder = new TileBuilder(size0, edges, compact0);
-  const anchors: { tile: number; firstKey: string }[] = [];
+  const anchors: { tile: number; firstKey: Position }[] = [];
   for (const { key, event } of fresh) {
     const data = leafDataOf(event);
     if (sha256Hex(data) !== event.hash) {
@@ -374,7 +374,7 @@ async function leafIndexOf(
   tree: TileHashes,
   event: StoredEvent,
 ): Promise<number> {
-  const key = Keys.eventSk(event.recordedAt, event.id);
+  const key = deps.events.positionOf(event);
   if (key > state.lastKey) {
     throw new ConflictError(`event ${event.id} is not covered by a checkpoint yet; retry in a minute`);
   }
@@ -466,7 +466,7 @@ export async function dayEvidence(
   day: { first: StoredEvent; last: StoredEvent; count: number; leaves: readonly Buffer[] },
   now: Date,
 ): Promise<DayLogEvidence> {
-  const lastKey = Keys.eventSk(day.last.recordedAt, day.last.id);
+  const lastKey = deps.events.positionOf(day.last);
   let state = await deps.log.getState(workspaceId);
   for (let run = 0; (!state || state.lastKey < lastKey) && run < 100; run++) {
     const outcome = await sealWorkspace(deps, workspaceId, now);
@@ -517,31 +517,31 @@ export async function dayEvidence(
 }
 
 /** The first event of a query, or undefined. */
-async function firstOf(stream: AsyncIterable<StoredEvent>, keep: (key: string) => boolean) {
-  for await (const event of stream) if (keep(Keys.eventSk(event.recordedAt, event.id))) return event;
+async function firstOf(stream: AsyncIterable<StoredEvent>) {
+  for await (const event of stream) return event;
   return undefined;
 }
 
 /**
- * An evidence bundle's frame for an export of `[fromKey, beforeKey)`: the latest checkpoint, the
+ * An evidence bundle's frame for an export of the span: the latest checkpoint, the
  * leaf range of the events in that span the checkpoint covers (later ones are left out: they have
  * no proof yet), the range proof, and, when asked, a consistency proof from `trustedSize`.
  */
 export async function evidenceFrame(
   deps: LogReadDeps,
   job: { workspaceId: string; filters: Record<string, string>; createdAt: string; trustedSize?: number },
-  span: { fromKey?: string; beforeKey: string },
+  span: Pick<EventQuery, "since" | "until" | "recordedBy">,
 ): Promise<EvidenceFrame> {
   const state = await stateOrNotFound(deps, job.workspaceId);
-  const sealed = (key: string) => key <= state.lastKey;
+  // Only sealed events: those at or before the last sealed one.
   const query = {
     workspaceId: job.workspaceId,
-    fromKey: span.fromKey,
-    beforeKey: span.beforeKey,
+    ...span,
+    through: state.lastKey || undefined,
     nowEpochSeconds: 0,
   };
-  const first = await firstOf(deps.events.stream({ ...query, ascending: true }), sealed);
-  const last = first ? await firstOf(deps.events.stream(query), sealed) : undefined;
+  const first = state.lastKey ? await firstOf(deps.events.stream({ ...query, ascending: true })) : undefined;
+  const last = first ? await firstOf(deps.events.stream(query)) : undefined;
   const hashes = treeOf(deps, state);
   let range: { start: number; end: number } | null = null;
   let proof: Buffer[] = [];
@@ -581,7 +581,7 @@ export async function evidenceFrame(
     header: JSON.stringify(header),
     start: range?.start ?? 0,
     trailer: JSON.stringify(trailer),
-    lastKey: last ? Keys.eventSk(last.recordedAt, last.id) : "",
+    lastKey: last ? deps.events.positionOf(last) : "",
   };
 }
 

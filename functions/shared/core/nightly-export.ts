@@ -104,11 +104,12 @@ export async function exportDay(
     partBytes: deps.partBytes,
     events: deps.events.stream({
       workspaceId: workspace.workspaceId,
-      fromKey: start,
-      beforeKey: new Date(Date.parse(start) + DAY_MS).toISOString(),
+      since: start,
+      until: new Date(Date.parse(start) + DAY_MS).toISOString(),
       nowEpochSeconds: Math.floor(now.getTime() / 1000),
       ascending: true,
     }),
+    positionOf: (event) => deps.events.positionOf(event),
     onEvent: (event) => {
       merkle.add(event.hash);
       first ??= event;

@@ -28,11 +28,11 @@ export async function listEvents(
   const q = parsed.data;
   const filters = storeFilters(q);
   const key = await deps.cursorKey();
+  // A cursor holds the position of the last event of the page before (newest first).
   const after = q.cursor ? openCursor(key, principal.workspaceId, filters, q.cursor) : undefined;
-  const beforeKey = [after, q.until].filter((k): k is string => k !== undefined).sort()[0];
   const page = await deps.events.query({
     ...storeQueryOf(principal.workspaceId, filters, Math.floor(deps.clock.now().getTime() / 1000)),
-    beforeKey,
+    before: after,
     limit: q.limit,
   });
   await recordQueried(deps, principal, client, "list", filters, {
@@ -42,7 +42,7 @@ export async function listEvents(
   });
   return {
     events: page.events,
-    nextCursor: page.nextKey ? sealCursor(key, principal.workspaceId, filters, page.nextKey) : null,
+    nextCursor: page.next ? sealCursor(key, principal.workspaceId, filters, page.next) : null,
   };
 }
 

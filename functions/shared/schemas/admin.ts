@@ -95,11 +95,9 @@ export const viewerSessionSchema = z
  * Workspace ids: 1–63 of a–z, 0–9 and `-`, starting with a letter or digit. The operator log
  * (`_operator`) and a source's failure window (`_source`) can never be one.
  */
-export const workspaceIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
-    error: "must be 1–63 of a–z, 0–9 and -, starting with a letter or digit",
-  });
+export const workspaceIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+  error: "must be 1–63 of a–z, 0–9 and -, starting with a letter or digit",
+});
 
 export const createWorkspaceSchema = z.strictObject({
   workspaceId: workspaceIdSchema,
