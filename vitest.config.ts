@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Three tiers: unit (pure logic, no network), integration (handlers over real HTTP against a moto
- * server that global setup starts), infra (assertions on the synthesized CDK template).
+ * server that global setup starts), infra (assertions on the synthesized CDK template); and the
+ * Audit Log page driven in Chromium against the same kind of engines (browser).
  */
 export default defineConfig({
   test: {
@@ -20,6 +21,18 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/global-setup.ts"],
+          setupFiles: ["test/integration/setup-env.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The Audit Log page in Debian's Chromium (playwright-core), against its own engines.
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          globalSetup: ["test/integration/global-setup.ts", "test/browser/global-setup.ts"],
           setupFiles: ["test/integration/setup-env.ts"],
           testTimeout: 60_000,
           hookTimeout: 180_000,

@@ -80,6 +80,8 @@ export interface HandlerSpec {
   readonly memorySize?: number;
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
+  /** Commands that add files to the function's asset after esbuild; see ServiceFunctionProps. */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -90,6 +92,14 @@ export interface HandlerSpec {
 export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   health: { description: "GET /v1/health" },
   openapi: { description: "GET /v1/openapi.json" },
+  // The page's script and style (functions/dashboard/app), built by esbuild into the asset beside
+  // the handler, which serves them (functions/dashboard/page.ts).
+  dashboard: {
+    description: "GET /dashboard/audit: the Audit Log page",
+    afterBundling: (inputDir, outputDir) => [
+      `"${inputDir}/node_modules/.bin/tsx" "${inputDir}/scripts/lib/dashboard-assets.ts" "${outputDir}/dashboard-assets"`,
+    ],
+  },
   "post-events": {
     description: "POST /v1/events: append events",
     appendEvents: true,
@@ -308,6 +318,7 @@ export class AuditLogStack extends Stack {
         },
         memorySize: spec.memorySize,
         timeout: spec.timeout,
+        afterBundling: spec.afterBundling,
         logRetention: config.functionLogRetention,
         logRemovalPolicy: config.removalPolicy,
         tracing: config.tracing,

@@ -120,10 +120,13 @@ export class AuditHttpApi extends Construct {
           id: "AwsSolutions-APIG4",
           reason:
             route.scope === null
-              ? `${route.method} ${route.path} is public by design (health check, API description).`
+              ? `${route.method} ${route.path} is public by design (health check, API description, the dashboard page, whose browser code authenticates to the API).`
               : `${route.method} ${route.path} is authenticated in its handler: the bearer key is ` +
                 `hashed and looked up in the control table, which yields the workspace and the ` +
-                `'${route.scope}' scope. An API Gateway authorizer would duplicate that lookup.`,
+                `${[route.scope]
+                  .flat()
+                  .map((scope) => `'${scope}'`)
+                  .join(" or ")} scope. An API Gateway authorizer would duplicate that lookup.`,
         });
       }
     }

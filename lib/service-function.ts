@@ -66,6 +66,13 @@ export interface ServiceFunctionProps {
   readonly tracing?: boolean;
   /** @default "INFO" */
   readonly logLevel?: string;
+  /**
+   * Shell commands run after esbuild, to put more files into the function's asset (`outputDir`,
+   * beside `index.mjs`), e.g. the dashboard's browser bundle. Run locally, in `inputDir` (the
+   * project root).
+   * @default - none
+   */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -139,6 +146,15 @@ export class ServiceFunction extends Construct {
         esbuildArgs: {
           "--alias": Object.entries(BUNDLE_ALIASES).map(([name, path]) => `${name}=${path}`),
         },
+        ...(props.afterBundling
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: props.afterBundling,
+              },
+            }
+          : {}),
       },
     });
 

@@ -6,8 +6,8 @@ import { newDocumentClient } from "../functions/shared/adapters/clients.js";
 import { DynamoControlStore } from "../functions/shared/adapters/dynamodb-control-store.js";
 import { DynamoEventStore } from "../functions/shared/adapters/dynamodb-event-store.js";
 import { createWorkspace } from "../functions/shared/core/workspaces.js";
-import { toolDeps } from "../functions/shared/deps.js";
 import { CONTROL_TABLE_BASENAME, EVENTS_TABLE_BASENAME, OPERATOR_LOG } from "../functions/shared/table.js";
+import { toolDeps } from "../functions/shared/tool-deps.js";
 import { ROOT } from "./lib/moto.js";
 
 const USAGE = `npm run admin -- <command> [options]

@@ -120,6 +120,9 @@ try {
     console.log(`  workspace ${ws.id}`);
     for (const [name, token] of Object.entries(ws.keys)) console.log(`    ${name.padEnd(7)} ${token}`);
   }
+  // The Audit Log page, opened with demo's reader key in the fragment (the platform's dashboard would
+  // mint a 15-minute viewer session instead: POST /v1/viewer-sessions).
+  console.log(`Audit Log page: ${baseUrl}/dashboard/audit#token=${demo.keys.reader}`);
   console.log(`credentials written to ${file}; sample log loaded into demo. Ctrl-C stops.`);
 } catch (err: unknown) {
   process.stderr.write(`npm start failed: ${(err as Error).stack ?? String(err)}\n`);

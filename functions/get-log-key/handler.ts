@@ -1,10 +1,10 @@
-import { type LogDeps, logKeyInfo } from "#shared/core/log.js";
+import { type LogKeyDeps, logKeyInfo } from "#shared/core/log.js";
 import { type Deps, defaultDeps } from "#shared/deps.js";
 import { json } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
-import { logDeps } from "#shared/log-deps.js";
+import { logKeyDeps } from "#shared/log-key-deps.js";
 
-export const makeHandler = (base: Deps = defaultDeps(), deps: LogDeps = logDeps(base)) =>
+export const makeHandler = (base: Deps = defaultDeps(), deps: LogKeyDeps = logKeyDeps(base)) =>
   authedRoute(deps, "get-log-key", async ({ principal, client }) =>
     json(200, await logKeyInfo(deps, principal, client)),
   );

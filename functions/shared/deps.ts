@@ -17,7 +17,6 @@ import { RecordCache } from "./core/record-cache.js";
 import { WorkspaceRateLimit } from "./core/throttle.js";
 import { logger } from "./logger.js";
 import type { SecretStore } from "./ports.js";
-import { PER_NODE_RETENTION_DAYS } from "./schemas/admin.js";
 
 export type Deps = EventsDeps & { config: Config; secrets: SecretStore; rateLimit: WorkspaceRateLimit };
 
@@ -62,32 +61,6 @@ export function makeDeps(options: DepsOptions): Deps {
 
 /** Logged when a request could not be counted toward its workspace's rate (it was let through). */
 export const RATE_COUNT_FAILED = "request not counted toward the workspace rate";
-
-/**
- * The core's stores for tools that act outside the HTTP API (`npm run admin`, the local bootstrap):
- * no cached records (they act once), no cursor key (they list nothing).
- */
-export function toolDeps(
-  client: DynamoDBDocumentClient,
-  tables: { eventsTable: string; controlTable: string },
-  clock: Clock = systemClock,
-): EventsDeps {
-  const control = new DynamoControlStore(client, tables.controlTable);
-  return {
-    events: new DynamoEventStore({
-      client,
-      tableName: tables.eventsTable,
-      controlTableName: tables.controlTable,
-      now: () => clock.now(),
-    }),
-    control,
-    records: new RecordCache(control, 0, clock),
-    clock,
-    newId: ulidGenerator(),
-    defaultRetentionDays: PER_NODE_RETENTION_DAYS,
-    cursorKey: () => Promise.reject(new Error("this tool reads no cursor")),
-  };
-}
 
 let memo: Deps | undefined;
 let jobMemo: Deps | undefined;

@@ -1,24 +1,17 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { dynamoDocumentClient, kmsClient } from "./adapters/clients.js";
+import { dynamoDocumentClient } from "./adapters/clients.js";
 import { DynamoLogStore } from "./adapters/dynamodb-log-store.js";
-import { KmsCheckpointSigner } from "./adapters/kms-checkpoint-signer.js";
 import type { LogDeps, LogReadDeps } from "./core/log.js";
 import type { Deps } from "./deps.js";
 import { archiveStore } from "./export-deps.js";
+import { logKeyDeps } from "./log-key-deps.js";
 
 /**
  * The verifiable log's wiring (state in the control table, tiles in the Object Lock bucket, the
  * KMS checkpoint key), kept apart so that only the log's functions bundle the KMS client.
  */
 export function logDeps(deps: Deps, client: DynamoDBDocumentClient = dynamoDocumentClient()): LogDeps {
-  const { LOG_SIGNING_KEY_ID, LOG_NAME } = deps.config;
-  if (!LOG_SIGNING_KEY_ID || !LOG_NAME) {
-    throw new Error("invalid configuration: LOG_SIGNING_KEY_ID and LOG_NAME are required by this function");
-  }
-  return {
-    ...logReadDeps(deps, client),
-    checkpoints: new KmsCheckpointSigner(kmsClient(), LOG_SIGNING_KEY_ID, LOG_NAME),
-  };
+  return { ...logReadDeps(deps, client), checkpoints: logKeyDeps(deps).checkpoints };
 }
 
 /** The log as its readers see it: state, anchors and tiles, no key (so no KMS client in their bundles). */

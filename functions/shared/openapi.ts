@@ -356,6 +356,8 @@ const operations: Record<string, ZodOpenApiOperationObject> = {
 export function openApiDocument() {
   const paths: ZodOpenApiPathsObject = {};
   for (const route of ROUTES) {
+    // The Audit Log page (/dashboard/audit) is HTML for people, not part of the API.
+    if (!route.path.startsWith("/v1/")) continue;
     const described = operations[route.handler];
     if (!described) throw new Error(`no OpenAPI operation for ${route.handler}`);
     const operation = described.requestBody

@@ -29,6 +29,8 @@ export type RouteDef =
 export const ROUTES: readonly RouteDef[] = [
   { method: "GET", path: "/v1/health", handler: "health", scope: null },
   { method: "GET", path: "/v1/openapi.json", handler: "openapi", scope: null },
+  { method: "GET", path: "/dashboard/audit", handler: "dashboard", scope: null },
+  { method: "GET", path: "/dashboard/audit/{asset}", handler: "dashboard", scope: null },
   {
     method: "POST",
     path: "/v1/events",

@@ -14,7 +14,6 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { FixedClock, systemClock } from "../../functions/shared/clock.js";
 import { createWorkspace } from "../../functions/shared/core/workspaces.js";
-import { toolDeps } from "../../functions/shared/deps.js";
 import type { Scope } from "../../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
@@ -26,6 +25,7 @@ import {
   logNameOf,
   type TableDefinition,
 } from "../../functions/shared/table.js";
+import { toolDeps } from "../../functions/shared/tool-deps.js";
 import type { EngineEndpoints } from "./engines.js";
 
 /** Everything the local runtime, the tests and the benchmark need to reach the local engines. */

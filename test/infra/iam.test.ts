@@ -49,6 +49,7 @@ const AUTHENTICATED = { actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], up
  */
 const EVENTS_ACCESS: Record<string, string[]> = {
   health: [],
+  dashboard: [],
   openapi: [],
   // Authenticated routes append their own `audit.queried`, `access.denied` and key/settings events.
   "post-events": ["dynamodb:GetItem", "dynamodb:PutItem"],
@@ -103,6 +104,7 @@ const CONTROL_ACCESS: Record<
 > = {
   health: { actions: [] },
   openapi: { actions: [] },
+  dashboard: { actions: [] },
   // Its append's transaction holds a ConditionCheck on the source's failure counter (a throttled
   // source is refused in the write itself), and on nothing else in the control table.
   "post-events": {
@@ -205,6 +207,7 @@ const SECRET_ACTIONS = [
  */
 const DESTINATION_ACCESS: Record<string, string[]> = {
   health: [],
+  dashboard: [],
   openapi: [],
   "post-events": [],
   "list-events": [],
@@ -291,6 +294,7 @@ const VERIFIER = ["kms:GetPublicKey"];
  */
 const CHECKPOINT_KEY_ACCESS: Record<string, string[]> = {
   health: [],
+  dashboard: [],
   openapi: [],
   "post-events": [],
   "list-events": [],

@@ -95,6 +95,7 @@ describe("keys, scopes and workspaces", () => {
       "/v1/settings",
       "/v1/exports/nightly",
       "/v1/exports",
+      "/v1/viewer-sessions",
       "/v1/exports/{id}",
     ]);
   });

@@ -3,8 +3,8 @@ import { makeHandler as makeFlush } from "../../functions/flush-access-failures/
 import { FAILURE_THRESHOLD, OPERATOR_LOG } from "../../functions/shared/core/access.js";
 import { RATE_WINDOW_MS } from "../../functions/shared/core/throttle.js";
 import { createWorkspace } from "../../functions/shared/core/workspaces.js";
-import { toolDeps } from "../../functions/shared/deps.js";
 import { ROUTES } from "../../functions/shared/routes.js";
+import { toolDeps } from "../../functions/shared/tool-deps.js";
 import {
   call,
   callFrom,

@@ -333,7 +333,10 @@ export async function latestCheckpoint(
   return state.checkpoint;
 }
 
-export async function logKeyInfo(deps: LogDeps, principal: Principal, client: Client) {
+/** What the key route needs: the signer's public half and the log's name. */
+export type LogKeyDeps = EventsDeps & Pick<LogDeps, "checkpoints" | "logName">;
+
+export async function logKeyInfo(deps: LogKeyDeps, principal: Principal, client: Client) {
   const { verifierKey } = await deps.checkpoints.signer();
   await recordQueried(deps, principal, client, "log-key", {});
   return {
