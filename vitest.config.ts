@@ -9,6 +9,8 @@ export default defineConfig({
   test: {
     env: {
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT",
+      // EMF lines on stdout would bury the test output; test/integration/metrics.test.ts turns them on.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
     },
     projects: [
       {

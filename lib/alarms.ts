@@ -9,6 +9,9 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 
+/** `POWERTOOLS_SERVICE_NAME` of every function: the `service` dimension of their EMF metrics. */
+export const SERVICE_NAME = "audit-log";
+
 export interface AlarmsProps {
   /**
    * CloudWatch namespace of the metrics the service derives from its own logs (see
@@ -73,6 +76,25 @@ export class Alarms extends Construct {
       this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
     }
     this.action = new actions.SnsAction(this.topic);
+  }
+
+  /**
+   * A metric the functions write as EMF (functions/shared/metrics.ts): namespace
+   * {@link metricNamespace}, dimension `service` (Powertools adds it to every metric), plus `dimensions`.
+   */
+  emfMetric(
+    name: string,
+    statistic: "Sum" | "Maximum",
+    dimensions: Record<string, string> = {},
+    period: Duration = this.period,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: name,
+      dimensionsMap: { service: SERVICE_NAME, ...dimensions },
+      statistic,
+      period,
+    });
   }
 
   /** Errors and throttles of one function. */
@@ -154,6 +176,7 @@ export class Alarms extends Construct {
     metric: cloudwatch.IMetric,
     threshold: number,
     description: string,
+    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
   ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, id, {
       alarmDescription: description,
@@ -161,7 +184,7 @@ export class Alarms extends Construct {
       threshold,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      treatMissingData: missing,
     });
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as kms from "aws-cdk-lib/aws-kms";
@@ -12,6 +13,7 @@ import type { Config } from "../functions/shared/config.js";
 import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED } from "../functions/shared/core/access.js";
 import { SEALER_RUN } from "../functions/shared/core/log.js";
 import { INTEGRITY_VIOLATION } from "../functions/shared/core/tamper-watch.js";
+import { Metric, REJECTION_REASON } from "../functions/shared/metrics.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
 import { ControlIndex, checkpointKeyAlias, logNameOf } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
@@ -193,6 +195,16 @@ export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
   },
 };
 
+/**
+ * The stage's CloudWatch namespace: the functions' EMF metrics and the metrics derived from their
+ * logs. Each stage its own, so stages that share an account never count into one metric.
+ */
+export const metricNamespaceOf = (stage: string) => `AuditLog/${stage}`;
+/** The sealer normally runs every minute: 10 minutes behind is an incident. */
+export const SEALING_LAG_ALARM_SECONDS = 600;
+/** The nightly export starts 15 minutes after the day; 4 hours after, it is late. */
+export const NIGHTLY_LAG_ALARM_SECONDS = 4 * 3600;
+
 export interface AuditLogStackProps extends StackProps {
   /** The stage's row of `lib/stages.ts`. */
   readonly config: StageConfig;
@@ -321,8 +333,8 @@ export class AuditLogStack extends Stack {
         afterBundling: spec.afterBundling,
         logRetention: config.functionLogRetention,
         logRemovalPolicy: config.removalPolicy,
-        tracing: config.tracing,
         logLevel: config.logLevel,
+        metricsNamespace: metricNamespaceOf(config.name),
       });
       const authenticated = isAuthenticated(handler);
       const appends = authenticated || spec.appendEvents === true;
@@ -374,8 +386,8 @@ export class AuditLogStack extends Stack {
       environment: sharedEnv,
       logRetention: config.functionLogRetention,
       logRemovalPolicy: config.removalPolicy,
-      tracing: config.tracing,
       logLevel: config.logLevel,
+      metricsNamespace: metricNamespaceOf(config.name),
     });
     const fn = (handler: string): lambda.IFunction => {
       const sf = functions.get(handler);
@@ -417,7 +429,7 @@ export class AuditLogStack extends Stack {
 
     const alarms = new Alarms(this, "Alarms", {
       email: config.alarmEmail,
-      metricNamespace: `AuditLog/${config.name}`,
+      metricNamespace: metricNamespaceOf(config.name),
       keyRemovalPolicy: config.removalPolicy,
     });
     this.alarms = alarms;
@@ -500,6 +512,31 @@ export class AuditLogStack extends Stack {
       "failedWorkspaces",
       1,
       "A workspace's log could not be sealed, or the sealer has not run for 5 minutes: new events are not covered by checkpoints. See docs/integrity.md",
+    );
+    // EMF metrics the functions write (functions/shared/metrics.ts; docs/operations.md).
+    alarms.atLeastOnce(
+      "AuditWriteFailed",
+      alarms.emfMetric(Metric.auditWriteFailed, "Sum"),
+      "A record the service owes the log (a read, a denial, a key change) could not be written: the request got 503. Storage trouble; see docs/operations.md",
+    );
+    alarms.atLeastOnce(
+      "EventsRefusedUnavailable",
+      alarms.emfMetric(Metric.postsRejected, "Sum", { Reason: REJECTION_REASON[503] as string }),
+      "POST /v1/events answered 503: producers must retry (nothing is lost if they do). Storage trouble; see docs/operations.md",
+    );
+    alarms.atOrAbove(
+      "SealingLag",
+      alarms.emfMetric(Metric.sealingLag, "Maximum"),
+      SEALING_LAG_ALARM_SECONDS,
+      "The sealer is over 10 minutes behind a workspace: new events wait for a checkpoint. See docs/integrity.md",
+    );
+    // Written once a day when every enterprise workspace has its day; none in a day means a day is missing.
+    alarms.atOrAbove(
+      "NightlyExportLag",
+      alarms.emfMetric(Metric.nightlyExportLag, "Maximum", {}, Duration.days(1)),
+      NIGHTLY_LAG_ALARM_SECONDS,
+      "The nightly export finished over 4 hours after the day ended, or no nightly export finished in a day: a compliance day is missing. See docs/operations.md",
+      cloudwatch.TreatMissingData.BREACHING,
     );
     for (const [handler, job] of jobs) {
       alarms.atLeastOnce(

@@ -5,6 +5,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { SERVICE_NAME } from "./alarms.js";
 
 /**
  * Prepended to every ESM bundle. Some bundled CommonJS dependencies call `require()` for Node
@@ -59,13 +60,10 @@ export interface ServiceFunctionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
-  /**
-   * X-Ray active tracing.
-   * @default true
-   */
-  readonly tracing?: boolean;
   /** @default "INFO" */
   readonly logLevel?: string;
+  /** CloudWatch namespace of the function's EMF metrics (`AuditLog/<stage>`). */
+  readonly metricsNamespace?: string;
   /**
    * Shell commands run after esbuild, to put more files into the function's asset (`outputDir`,
    * beside `index.mjs`), e.g. the dashboard's browser bundle. Run locally, in `inputDir` (the
@@ -83,8 +81,10 @@ export interface ServiceFunctionProps {
  *   version we test against is the version that runs, not whatever the runtime ships), whose
  *   credentials come from the environment only (see {@link BUNDLE_ALIASES});
  * - its own log group with a retention period, instead of an unbounded `/aws/lambda/...` group;
- * - its own role with no managed policies: it may write to its log group and, if tracing is on,
- *   to X-Ray. Every data permission is added explicitly by the stack.
+ * - its own role with no managed policies: it may write to its log group. Every data permission
+ *   is added explicitly by the stack;
+ * - no X-Ray tracing: the SDK clients are not instrumented, and a trace without its DynamoDB and S3
+ *   calls would only look complete (docs/operations.md). Metrics (EMF) and logs carry the signals.
  */
 export class ServiceFunction extends Construct {
   readonly function: NodejsFunction;
@@ -93,7 +93,6 @@ export class ServiceFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     super(scope, id);
-    const tracing = props.tracing ?? true;
 
     this.logGroup = new logs.LogGroup(this, "LogGroup", {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -120,10 +119,12 @@ export class ServiceFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(10),
       role: this.role,
       logGroup: this.logGroup,
-      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      tracing: lambda.Tracing.DISABLED,
       environment: {
-        POWERTOOLS_SERVICE_NAME: "audit-log",
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? "INFO",
+        // Where the EMF metrics go (functions/shared/metrics.ts); the alarms read the same namespace.
+        ...(props.metricsNamespace ? { POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace } : {}),
         // Stack traces point into the TypeScript sources instead of the minified bundle. Kept for
         // what it costs (Node 22, fresh processes, medians): ~15–20 ms of init, as Node reads and
         // parses the .map when the bundle loads (post-events 93 → 107 ms, export-worker 121 → 142
@@ -158,15 +159,6 @@ export class ServiceFunction extends Construct {
       },
     });
 
-    // The role is acknowledged rather than the whole function, so each finding stays on one resource.
-    if (tracing) {
-      Validations.of(this.role).acknowledge({
-        id: "AwsSolutions-IAM5[Resource::*]",
-        reason:
-          "Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource '*': X-Ray offers no " +
-          "resource-level permissions for them. test/infra/iam.test.ts fails if any other action does.",
-      });
-    }
     Validations.of(this.function).acknowledge({
       id: "AwsSolutions-L1",
       reason:

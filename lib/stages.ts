@@ -51,8 +51,6 @@ export interface StageConfig {
   readonly corsAllowOrigins: readonly string[];
   /** Email address subscribed to the alarm topic; `-c alarmEmail=...` overrides it. */
   readonly alarmEmail?: string;
-  /** X-Ray active tracing on every function. */
-  readonly tracing: boolean;
   /** `POWERTOOLS_LOG_LEVEL` of every function. */
   readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
 }
@@ -72,7 +70,6 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     throttle: { rateLimit: 50, burstLimit: 100 },
     workspaceRateLimit: 25,
     corsAllowOrigins: ["http://localhost:3000"],
-    tracing: true,
     logLevel: "DEBUG",
   },
   staging: {
@@ -89,7 +86,6 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     workspaceRateLimit: 100,
     // Placeholder origin: replace with the staging console's real origin.
     corsAllowOrigins: ["https://audit.staging.example.com"],
-    tracing: true,
     logLevel: "INFO",
   },
   prod: {
@@ -108,7 +104,6 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     workspaceRateLimit: 500,
     // Placeholder origin: replace with the production console's real origin.
     corsAllowOrigins: ["https://audit.example.com"],
-    tracing: true,
     logLevel: "INFO",
   },
 };

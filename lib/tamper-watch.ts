@@ -41,8 +41,8 @@ export interface TamperWatchProps {
   readonly timeout?: Duration;
   readonly logRetention?: logs.RetentionDays;
   readonly logRemovalPolicy?: RemovalPolicy;
-  readonly tracing?: boolean;
   readonly logLevel?: string;
+  readonly metricsNamespace?: string;
 }
 
 /**
@@ -75,8 +75,8 @@ export class TamperWatch extends Construct {
       timeout: props.timeout ?? Duration.seconds(60),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
-      tracing: props.tracing,
       logLevel: props.logLevel,
+      metricsNamespace: props.metricsNamespace,
     });
     const role = this.function.role;
 

@@ -4,6 +4,7 @@ import { type Deps, jobDeps } from "#shared/deps.js";
 import { archiveStore, exportQueue } from "#shared/export-deps.js";
 import { logReadDeps } from "#shared/log-deps.js";
 import { logger } from "#shared/logger.js";
+import { bytes, count, Metric, milliseconds, publishMetrics } from "#shared/metrics.js";
 import type { ArchiveStore, ExportQueue } from "#shared/ports.js";
 
 /**
@@ -38,6 +39,13 @@ export const makeHandler = (deps: Deps = jobDeps(), extras: WorkerExtras = {}) =
         ...extras.run,
       });
       logger.info("export run finished", { exportId, status: job?.status, eventCount: job?.eventCount });
+      // This run finished the export: from its request to its file, its size and its events.
+      if (job?.status === "ready" && job.finishedAt) {
+        milliseconds(Metric.exportDuration, Date.parse(job.finishedAt) - Date.parse(job.createdAt));
+        bytes(Metric.exportBytes, job.bytes ?? 0);
+        count(Metric.exportEvents, job.eventCount ?? 0);
+      }
+      publishMetrics();
     }
   };
 };

@@ -7,6 +7,7 @@ import {
 } from "#shared/core/access.js";
 import { type Deps, defaultDeps } from "#shared/deps.js";
 import { logger } from "#shared/logger.js";
+import { Metric, publishMetrics, seconds } from "#shared/metrics.js";
 
 /**
  * Every minute (EventBridge): one access.denied event per ended window of failed authentications,
@@ -35,6 +36,8 @@ export const makeHandler =
       oldestPendingSeconds: Math.max(failures.oldestPendingSeconds, reaches.oldestPendingSeconds),
     };
     logger.info(FAILURE_FLUSH_BACKLOG, outcome);
+    seconds(Metric.flushBacklog, outcome.oldestPendingSeconds);
+    publishMetrics();
     return outcome;
   };
 

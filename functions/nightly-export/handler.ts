@@ -5,6 +5,7 @@ import { type Deps, jobDeps } from "#shared/deps.js";
 import { archiveStore } from "#shared/export-deps.js";
 import { logDeps } from "#shared/log-deps.js";
 import { logger } from "#shared/logger.js";
+import { Metric, publishMetrics, seconds } from "#shared/metrics.js";
 
 /** EventBridge's scheduled event; `detail.day` (YYYY-MM-DD) reruns a given day by hand. */
 type NightlyEvent = Pick<ScheduledEvent, "time"> & { detail?: { day?: string } };
@@ -35,6 +36,10 @@ export const makeHandler = (deps: Deps = jobDeps(), extras: NightlyExtras = {}) 
     const timeIsShort = () => (context ? context.getRemainingTimeInMillis() < 120_000 : false);
     const results = await runNightlyExport(jobDepsWithArchive, day, now, timeIsShort);
     logger.info("nightly export finished", { day, results });
+    // Every enterprise workspace has the day (a failure throws above, so no value: the alarm's
+    // missing data). Normally about 15 minutes after the day ended.
+    seconds(Metric.nightlyExportLag, (deps.clock.now().getTime() - (Date.parse(day) + 86_400_000)) / 1000);
+    publishMetrics();
     return { day, results };
   };
 };

@@ -91,6 +91,8 @@ export function processEnvFor(env: LocalEnv): Record<string, string> {
     ALLOW_HTTP_DESTINATIONS: "true",
     LOG_SIGNING_KEY_ID: env.logKeyAlias,
     LOG_NAME: env.logName,
+    // EMF metric lines would flood the terminal; POWERTOOLS_METRICS_DISABLED=false shows them.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? "true",
   };
 }
 

@@ -1,6 +1,9 @@
 import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
+import { Metric } from "../../functions/shared/metrics.js";
 import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS } from "../../functions/shared/routes.js";
+import { SERVICE_NAME } from "../../lib/alarms.js";
+import { metricNamespaceOf } from "../../lib/audit-log-stack.js";
 import { STAGE_NAMES } from "../../lib/stages.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
@@ -161,5 +164,72 @@ describe.each(STAGE_NAMES)("failed-authentication flush alarms (%s)", (stage) =>
         OKActions: [topic],
       }),
     ]);
+  });
+});
+
+describe.each(STAGE_NAMES)("alarms on the functions' EMF metrics (%s)", (stage) => {
+  const s = synthCached(stage);
+  const alarms = Object.values(s.template.findResources("AWS::CloudWatch::Alarm")).map((a) => a.Properties);
+  const functions = Object.values(s.template.findResources("AWS::Lambda::Function")).map((f) => f.Properties);
+  const namespace = metricNamespaceOf(stage);
+  const on = (metricName: string) =>
+    alarms.filter((a) => a.MetricName === metricName && a.Namespace === namespace);
+
+  it("every function writes its EMF metrics to the stage's namespace, as service audit-log", () => {
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      expect(fn.Environment.Variables).toMatchObject({
+        POWERTOOLS_METRICS_NAMESPACE: namespace,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      });
+    }
+  });
+
+  it.each([
+    [Metric.auditWriteFailed, [{ Name: "service", Value: SERVICE_NAME }], "Sum", 1, 300, "notBreaching"],
+    [
+      Metric.postsRejected,
+      [
+        { Name: "service", Value: SERVICE_NAME },
+        { Name: "Reason", Value: "unavailable" },
+      ],
+      "Sum",
+      1,
+      300,
+      "notBreaching",
+    ],
+    [Metric.sealingLag, [{ Name: "service", Value: SERVICE_NAME }], "Maximum", 600, 300, "notBreaching"],
+    // Once a day when every enterprise workspace has its day: no value in a day alarms too.
+    [
+      Metric.nightlyExportLag,
+      [{ Name: "service", Value: SERVICE_NAME }],
+      "Maximum",
+      14_400,
+      86_400,
+      "breaching",
+    ],
+  ] as const)(
+    "alarms on %s %j (%s ≥ %d over %d s, missing data %s)",
+    (metric, dimensions, statistic, threshold, period, missing) => {
+      const found = on(metric);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        Statistic: statistic,
+        Threshold: threshold,
+        Period: period,
+        EvaluationPeriods: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: missing,
+      });
+      expect(
+        [...(found[0]?.Dimensions as { Name: string; Value: string }[])].sort((a, b) =>
+          a.Name.localeCompare(b.Name),
+        ),
+      ).toEqual([...dimensions].sort((a, b) => a.Name.localeCompare(b.Name)));
+    },
+  );
+
+  it("sends no X-Ray traces: tracing is off, not half on", () => {
+    for (const fn of functions) expect(fn).not.toHaveProperty("TracingConfig");
   });
 });

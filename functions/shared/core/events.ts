@@ -4,7 +4,7 @@ import {
   ConflictError,
   type FieldError,
   type TooManyRequestsError,
-  type UnavailableError,
+  UnavailableError,
   ValidationError,
 } from "../errors.js";
 import type { ControlStore, EventRecord, EventStore, Principal } from "../ports.js";
@@ -228,6 +228,14 @@ export async function recordEvents(
   return { kind: "batch", results: results as { id: string; status: "created" | "duplicate" }[] };
 }
 
+/**
+ * A record the service owes the log (a read, a denial, a key change) could not be written: storage
+ * trouble, so a 503 like any other, told apart for the `AuditWriteFailed` metric.
+ */
+export class AuditWriteUnavailable extends UnavailableError {
+  readonly auditRecord = true;
+}
+
 /** The service's own fixed event id already holds other content (a bug, or a window counted again). */
 export class ServiceEventConflict extends Error {
   override readonly name = "ServiceEventConflict";
@@ -273,7 +281,17 @@ export async function recordServiceEvent(
     contentHash: contentHashOf(parsed.data),
     expiresAt: nowSeconds + (await retentionDaysOf(deps, workspaceId)) * DAY_SECONDS,
   };
-  const result = await writeOne(deps, record, nowSeconds);
+  let result: Written;
+  try {
+    result = await writeOne(deps, record, nowSeconds);
+  } catch (err: unknown) {
+    if (!(err instanceof UnavailableError)) throw err;
+    throw new AuditWriteUnavailable(err.message, {
+      cause: err,
+      operation: err.operation,
+      retryAfterSeconds: Number(err.headers["retry-after"]),
+    });
+  }
   if (result.status === "conflict") throw new ServiceEventConflict(record.event.id);
   return result.event;
 }

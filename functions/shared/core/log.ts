@@ -120,7 +120,18 @@ class TreeMismatch extends Error {
 
 export type SealOutcome =
   | { workspaceId: string; status: "empty" | "idle" | "raced" }
-  | { workspaceId: string; status: "sealed"; size: number; added: number; checkpointAt: string };
+  | {
+      workspaceId: string;
+      status: "sealed";
+      size: number;
+      added: number;
+      checkpointAt: string;
+      /**
+       * Set when the run stopped at {@link MAX_SEAL_PER_RUN} with settled events left: the
+       * recordedAt of the last event it sealed (the ones left are younger).
+       */
+      behindFrom?: string;
+    };
 
 /**
  * One sealing step of one workspace. Reads the events after the last sealed one that are at least
@@ -242,7 +253,15 @@ export async function sealWorkspace(deps: LogDeps, workspaceId: string, now: Dat
     revision: (state?.revision ?? 0) + 1,
   };
   if (!(await deps.log.putState(next))) return { workspaceId, status: "raced" };
-  return { workspaceId, status: "sealed", size: next.size, added: fresh.length, checkpointAt };
+  const last = fresh.at(-1)?.event;
+  return {
+    workspaceId,
+    status: "sealed",
+    size: next.size,
+    added: fresh.length,
+    checkpointAt,
+    ...(fresh.length >= MAX_SEAL_PER_RUN && last ? { behindFrom: last.recordedAt } : {}),
+  };
 }
 
 async function mismatch(deps: LogDeps, workspaceId: string, detail: string): Promise<TreeMismatch> {

@@ -14,6 +14,7 @@ import type { Principal } from "../ports.js";
 import { ROUTES, type Scope } from "../routes.js";
 import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
 import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
+import { routeMetrics } from "./metrics.js";
 import { problemJson } from "./problem.js";
 import { header } from "./request.js";
 
@@ -58,6 +59,7 @@ export function authedRoute(
   const { sourceCheck } = route;
   const allowed: readonly Scope[] = typeof route.scope === "string" ? [route.scope] : route.scope;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(routeMetrics(handlerName))
     .use(problemJson())
     .handler(async (event) => {
       const client = clientOf(event);
