@@ -1,3 +1,4 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -8,6 +9,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { canonicalJson } from "../canonical.js";
 import type {
   ApiKeyRecord,
   ControlStore,
@@ -90,38 +93,48 @@ export class DynamoControlStore implements ControlStore {
     keyId: string,
     change: { secretHash: string; previousSecretHash: string; previousValidUntil: string; rotatedAt: string },
   ): Promise<boolean> {
-    return this.update({
-      TableName: this.tableName,
-      Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
-      UpdateExpression: "SET #h = :h, #ph = :ph, #pv = :pv, #r = :r",
-      // Only a live key rotates, and only from the secret the caller proved it holds.
-      ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev) AND #h = :ph",
-      ExpressionAttributeNames: {
-        "#pk": PK,
-        "#h": ApiKeyAttr.secretHash,
-        "#ph": ApiKeyAttr.previousSecretHash,
-        "#pv": ApiKeyAttr.previousValidUntil,
-        "#r": ApiKeyAttr.rotatedAt,
-        "#rev": ApiKeyAttr.revokedAt,
+    return this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
+        UpdateExpression: "SET #h = :h, #ph = :ph, #pv = :pv, #r = :r",
+        // Only a live key rotates, and only from the secret the caller proved it holds.
+        ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev) AND #h = :ph",
+        ExpressionAttributeNames: {
+          "#pk": PK,
+          "#h": ApiKeyAttr.secretHash,
+          "#ph": ApiKeyAttr.previousSecretHash,
+          "#pv": ApiKeyAttr.previousValidUntil,
+          "#r": ApiKeyAttr.rotatedAt,
+          "#rev": ApiKeyAttr.revokedAt,
+        },
+        ExpressionAttributeValues: {
+          ":h": change.secretHash,
+          ":ph": change.previousSecretHash,
+          ":pv": change.previousValidUntil,
+          ":r": change.rotatedAt,
+        },
       },
-      ExpressionAttributeValues: {
-        ":h": change.secretHash,
-        ":ph": change.previousSecretHash,
-        ":pv": change.previousValidUntil,
-        ":r": change.rotatedAt,
-      },
-    });
+      true,
+      // Our rotation, resent after its answer was lost: the new secret is already the stored one.
+      (stored) => stored[ApiKeyAttr.secretHash] === change.secretHash,
+    );
   }
 
   async revokeApiKey(keyId: string, revokedAt: string): Promise<boolean> {
-    return this.update({
-      TableName: this.tableName,
-      Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
-      UpdateExpression: "SET #rev = :at",
-      ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev)",
-      ExpressionAttributeNames: { "#pk": PK, "#rev": ApiKeyAttr.revokedAt },
-      ExpressionAttributeValues: { ":at": revokedAt },
-    });
+    return this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
+        UpdateExpression: "SET #rev = :at",
+        ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev)",
+        ExpressionAttributeNames: { "#pk": PK, "#rev": ApiKeyAttr.revokedAt },
+        ExpressionAttributeValues: { ":at": revokedAt },
+      },
+      true,
+      // Our revocation, resent after its answer was lost.
+      (stored) => stored[ApiKeyAttr.revokedAt] === revokedAt,
+    );
   }
 
   async getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined> {
@@ -364,18 +377,24 @@ export class DynamoControlStore implements ControlStore {
   }
 
   async updateExportJob(job: ExportJob): Promise<boolean> {
-    return this.update({
-      TableName: this.tableName,
-      Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
-      UpdateExpression: "SET #job = :job",
-      // Jobs written before revisions existed have none: they count as revision 0.
-      ConditionExpression:
-        job.revision === 1
-          ? "attribute_exists(#job) AND (attribute_not_exists(#job.#rev) OR #job.#rev = :previous)"
-          : "#job.#rev = :previous",
-      ExpressionAttributeNames: { "#job": "job", "#rev": "revision" },
-      ExpressionAttributeValues: { ":job": job, ":previous": job.revision - 1 },
-    });
+    return this.update(
+      {
+        TableName: this.tableName,
+        Key: { [PK]: Keys.exportPk(job.exportId), [SK]: Keys.exportSk },
+        UpdateExpression: "SET #job = :job",
+        // Jobs written before revisions existed have none: they count as revision 0.
+        ConditionExpression:
+          job.revision === 1
+            ? "attribute_exists(#job) AND (attribute_not_exists(#job.#rev) OR #job.#rev = :previous)"
+            : "#job.#rev = :previous",
+        ExpressionAttributeNames: { "#job": "job", "#rev": "revision" },
+        ExpressionAttributeValues: { ":job": job, ":previous": job.revision - 1 },
+      },
+      true,
+      // Our own update, resent after its answer was lost: the stored job is exactly the one we wrote
+      // (another worker's differs: its attempt count, its upload id or its times).
+      (stored) => canonicalJson(stored.job) === canonicalJson(JSON.parse(JSON.stringify(job))),
+    );
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {
@@ -407,12 +426,28 @@ export class DynamoControlStore implements ControlStore {
   }
 
   /** Returns false when the condition failed (absent, revoked, already done). */
-  private async update(input: UpdateCommandInput, conditional = true): Promise<boolean> {
+  /**
+   * A conditional update; false when its condition fails. With `appliedIf`, a failed condition is
+   * checked against the item as stored: the SDK resends a request whose answer was lost, and when
+   * the first one was applied the resend fails the condition against our own write. `appliedIf`
+   * tells that apart from a write of somebody else's, so a lost answer is not taken for a lost race.
+   */
+  private async update(
+    input: UpdateCommandInput,
+    conditional = true,
+    appliedIf?: (stored: Item) => boolean,
+  ): Promise<boolean> {
     try {
-      await this.client.send(new UpdateCommand(input));
+      await this.client.send(
+        new UpdateCommand(appliedIf ? { ...input, ReturnValuesOnConditionCheckFailure: "ALL_OLD" } : input),
+      );
       return true;
     } catch (err: unknown) {
-      if (conditional && err instanceof Error && err.name === "ConditionalCheckFailedException") return false;
+      if (conditional && err instanceof Error && err.name === "ConditionalCheckFailedException") {
+        // The document client does not unmarshall errors: the item is in DynamoDB's wire form.
+        const stored = (err as { Item?: Record<string, AttributeValue> }).Item;
+        return appliedIf !== undefined && stored !== undefined && appliedIf(unmarshall(stored));
+      }
       translateStorageError(err, "control update");
     }
   }
