@@ -1786,5 +1786,14 @@ handler's module scope: config, clients; no request, no socket), without and wit
 ${bundles}
 `;
 
-writeFileSync(OUT, doc);
+// The load run's section (npm run load -- --doc) is its own: kept as it was, after this one's.
+const previous = (() => {
+  try {
+    return readFileSync(OUT, "utf8");
+  } catch {
+    return "";
+  }
+})();
+const loadSection = /<!-- npm run load: begin -->[\s\S]*?<!-- npm run load: end -->\n?/.exec(previous)?.[0];
+writeFileSync(OUT, loadSection ? `${doc}\n${loadSection}` : doc);
 process.stdout.write(`${doc}\nwritten to ${OUT}\n`);

@@ -222,7 +222,7 @@ describe.each(STAGE_NAMES)("alarms on the functions' EMF metrics (%s)", (stage) 
         TreatMissingData: missing,
       });
       expect(
-        [...(found[0]?.Dimensions as { Name: string; Value: string }[])].sort((a, b) =>
+        [...((found[0]?.Dimensions ?? []) as { Name: string; Value: string }[])].sort((a, b) =>
           a.Name.localeCompare(b.Name),
         ),
       ).toEqual([...dimensions].sort((a, b) => a.Name.localeCompare(b.Name)));

@@ -23,7 +23,7 @@ function loseFirstAnswer(client: DynamoDBDocumentClient, prefix: string) {
         if (seen.resent === 0) seen.resent++;
         return next(args);
       }
-      const out = await next(args);
+      await next(args);
       armed = false;
       seen.applied++;
       throw Object.assign(new Error("injected: the answer was lost"), { name: "TimeoutError" });

@@ -494,8 +494,9 @@ export function keyRange(q: Omit<EventQuery, "limit">): KeyRange {
     q.through,
   ].filter((k): k is string => k !== undefined);
   return {
-    lo: lows.reduce((a, b) => (a > b ? a : b)),
-    hi: highs.reduce((a, b) => (a < b ? a : b)),
+    // Strings, in the sort key's order: the greatest lower bound and the least upper bound.
+    lo: lows.sort().at(-1) as string,
+    hi: highs.sort()[0] as string,
     exclude: new Set<string>([q.after, q.before].filter((k): k is Position => k !== undefined)),
   };
 }
