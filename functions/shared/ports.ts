@@ -245,12 +245,19 @@ export interface ControlStore {
   /** Creates a key; false if the key id is taken. */
   putApiKey(key: ApiKeyRecord): Promise<boolean>;
   listApiKeys(workspaceId: string): Promise<ApiKeyRecord[]>;
-  /** Replaces the secret, keeping the old one valid until `previousValidUntil`; false if revoked or absent. */
+  /**
+   * Replaces the secret, keeping the old one valid until `previousValidUntil`, if the key is live and
+   * its secret is still `previousSecretHash`; false otherwise. The same change resent after its
+   * answer was lost is true.
+   */
   rotateApiKey(
     keyId: string,
     change: { secretHash: string; previousSecretHash: string; previousValidUntil: string; rotatedAt: string },
   ): Promise<boolean>;
-  /** Marks the key revoked; false if it was already revoked or absent. */
+  /**
+   * Marks the key revoked; false if it was already revoked (at another instant) or absent. The same
+   * revocation resent after its answer was lost is true.
+   */
   revokeApiKey(keyId: string, revokedAt: string): Promise<boolean>;
   getWorkspace(workspaceId: string): Promise<WorkspaceRecord | undefined>;
   listWorkspaces(): Promise<WorkspaceRecord[]>;
@@ -286,7 +293,8 @@ export interface ControlStore {
   getExportJob(exportId: string): Promise<ExportJob | undefined>;
   /**
    * Replaces the job if its stored revision is `job.revision - 1` (optimistic concurrency: two
-   * workers handed the same job cannot both move it on); false when another update came first.
+   * workers handed the same job cannot both move it on); false when another update came first. The
+   * same job resent after the answer to its write was lost is true (the stored job is exactly it).
    */
   updateExportJob(job: ExportJob): Promise<boolean>;
   /**

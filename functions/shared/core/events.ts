@@ -216,7 +216,8 @@ export async function recordEvents(
   }
   const results = writeOf.map(({ index, repeat }) => {
     const { event, status } = written[index] as Written;
-    return { id: event.id, status: repeat ? ("duplicate" as const) : status };
+    // A repeat answers as its first use: the same event's duplicate once created, a conflict as one.
+    return { id: event.id, status: repeat && status === "created" ? ("duplicate" as const) : status };
   });
   if (results.some((r) => r.status === "conflict")) {
     const conflict = new ConflictError(
