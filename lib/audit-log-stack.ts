@@ -14,8 +14,16 @@ import { FAILURE_FLUSH_BACKLOG, FAILURE_FLUSH_FAILED } from "../functions/shared
 import { SEALER_RUN } from "../functions/shared/core/log.js";
 import { INTEGRITY_VIOLATION } from "../functions/shared/core/tamper-watch.js";
 import { Metric, REJECTION_REASON } from "../functions/shared/metrics.js";
-import { QUEUE_WORKERS, ROUTES, SCHEDULED_HANDLERS, SCHEDULES } from "../functions/shared/routes.js";
-import { ControlIndex, checkpointKeyAlias, logNameOf } from "../functions/shared/table.js";
+import {
+  descriptionOf,
+  type Needs,
+  needsOf,
+  QUEUE_WORKERS,
+  ROUTES,
+  SCHEDULED_HANDLERS,
+  SCHEDULES,
+} from "../functions/shared/routes.js";
+import { checkpointKeyAlias, logNameOf } from "../functions/shared/table.js";
 import { Alarms } from "./alarms.js";
 import { DESTINATION_DELIVERY_FAILED, DestinationSecrets } from "./destination-secrets.js";
 
@@ -25,7 +33,7 @@ import { AuditHttpApi } from "./http-api.js";
 import { ScheduledJob } from "./scheduled-job.js";
 import { ServiceFunction } from "./service-function.js";
 import type { StageConfig } from "./stages.js";
-import { AuditTables, type ControlAccess } from "./tables.js";
+import { AuditTables } from "./tables.js";
 import { TamperWatch } from "./tamper-watch.js";
 
 /** Failed authentications older than this and not yet in the log raise an alarm. */
@@ -34,45 +42,12 @@ const FAILURE_BACKLOG_ALARM_SECONDS = 300;
 /** The repository root: where package-lock.json lives and esbuild runs. */
 export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** What one handler may touch, how it is sized, and (for jobs) when it runs. Nothing else is granted. */
-export interface HandlerSpec {
-  readonly description: string;
-  /**
-   * May append events (conditional PutItem, and GetItem to check a replayed id). Every handler of an
-   * authenticated route gets this anyway: see {@link isAuthenticated}.
-   */
-  readonly appendEvents?: boolean;
-  /** May Query the events table and its GSIs, and GetItem on it. */
-  readonly queryEvents?: boolean;
-  /** May Query only the byEventId index (which workspaces hold an id; no event content). */
-  readonly lookupEventOwners?: boolean;
-  /** Control table access beyond GetItem; see {@link ControlAccess}. */
-  readonly control?: ControlAccess;
-  /** May read the HMAC key that seals paging cursors. */
-  readonly cursorSecret?: boolean;
-  /**
-   * Customers' export-destination credentials in Secrets Manager (`audit-log/<stage>/destinations/`,
-   * see {@link DestinationSecrets}), and `DESTINATION_SECRET_PREFIX`: "write" may create a
-   * workspace's secret and put new values (never read one back); "read" may only get the value.
-   */
-  readonly destinationSecrets?: "write" | "read";
-  /**
-   * The Object Lock bucket, and `EXPORT_BUCKET`: "write" may put objects with retention (and read
-   * them back); "read" may only get and list.
-   */
-  readonly exportBucket?: "write" | "read";
-  /**
-   * The verifiable log: "seal" may sign checkpoints with the stage's KMS key, replace the log's
-   * state and anchors, and write tiles (`LOG_SIGNING_KEY_ID`, `LOG_NAME`, `EXPORT_BUCKET`); "read"
-   * may read the state, anchors and tiles, and never touches the key (`LOG_NAME`, `EXPORT_BUCKET`);
-   * "key" may only read the key's public half (`LOG_SIGNING_KEY_ID`, `LOG_NAME`).
-   */
-  readonly verifiableLog?: "seal" | "read" | "key";
-  /**
-   * The export queue: "send" puts export requests on it (and gets `EXPORT_QUEUE_URL`); "consume" is
-   * fed by it (batch size 1). The worker does both: it queues the rest of an export to hand over.
-   */
-  readonly exportQueue?: readonly ("send" | "consume")[];
+/**
+ * How one function is sized and, for jobs, how stale an undelivered run may become; what it may
+ * touch is its entry's `needs` in the route manifest (functions/shared/routes.ts). Nothing else is
+ * granted.
+ */
+export interface Sizing {
   /**
    * Required for every handler in `SCHEDULES` (functions/shared/routes.ts, which also says when it
    * runs, for EventBridge and the local runtime alike): how stale an undelivered run may become.
@@ -86,114 +61,45 @@ export interface HandlerSpec {
   readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
+/** A function as the stack builds it: its manifest entry's description and needs, and its sizing. */
+export type HandlerSpec = Needs & Sizing & { readonly description: string };
+
 /**
- * The permission table, reviewed in one place. Every handler named by `ROUTES` or
- * `SCHEDULED_HANDLERS` must have an entry, and every entry must be used: synth fails otherwise, so a
- * new route cannot ship with a grant nobody looked at.
+ * The functions that are not the default size, and the jobs' schedules. Every entry must name a
+ * handler of the manifest: synth fails otherwise.
  */
-export const HANDLERS: Readonly<Record<string, HandlerSpec>> = {
-  health: { description: "GET /v1/health" },
-  openapi: { description: "GET /v1/openapi.json" },
+export const SIZING: Readonly<Record<string, Sizing>> = {
   // The page's script and style (functions/dashboard/app), built by esbuild into the asset beside
   // the handler, which serves them (functions/dashboard/page.ts).
   dashboard: {
-    description: "GET /dashboard/audit: the Audit Log page",
     afterBundling: (inputDir, outputDir) => [
       `"${inputDir}/node_modules/.bin/tsx" "${inputDir}/scripts/lib/dashboard-assets.ts" "${outputDir}/dashboard-assets"`,
     ],
   },
-  "post-events": {
-    description: "POST /v1/events: append events",
-    appendEvents: true,
-    // The append's transaction refuses a throttled source: a ConditionCheck on its failure counter.
-    control: { check: ["failureCounter"] },
-  },
-  "list-events": { description: "GET /v1/events: query events", queryEvents: true, cursorSecret: true },
-  "get-event": { description: "GET /v1/events/{id}" },
-  "get-event-proof": { description: "GET /v1/events/{id}/proof: inclusion proof", verifiableLog: "read" },
-  "get-log-checkpoint": {
-    description: "GET /v1/log/checkpoint: the latest signed checkpoint",
-    verifiableLog: "read",
-  },
-  "get-log-key": { description: "GET /v1/log/key: the checkpoint verifier key", verifiableLog: "key" },
-  "get-log-tile": { description: "GET /v1/log/tile/*: the tree's hash tiles", verifiableLog: "read" },
-  "get-log-consistency": { description: "GET /v1/log/consistency: consistency proof", verifiableLog: "read" },
-  "create-key": { description: "POST /v1/keys", control: { create: ["apiKey"] } },
-  // A viewer session is a short-lived key record of its own.
-  "create-viewer-session": { description: "POST /v1/viewer-sessions", control: { create: ["apiKey"] } },
-  "list-keys": { description: "GET /v1/keys", control: { queryIndexes: [ControlIndex.keysByWorkspace] } },
-  "rotate-key": { description: "POST /v1/keys/{keyId}/rotate", control: { update: ["apiKey"] } },
-  "revoke-key": { description: "DELETE /v1/keys/{keyId}", control: { update: ["apiKey"] } },
-  "get-settings": { description: "GET /v1/settings" },
-  // Stores the secret access key of a customer export destination; the rest of it is in the workspace.
-  "put-settings": {
-    description: "PUT /v1/settings",
-    control: { update: ["workspace"] },
-    destinationSecrets: "write",
-  },
-  "list-nightly-exports": {
-    description: "GET /v1/exports/nightly: manifests of nightly exports",
-    exportBucket: "read",
-  },
-  "create-export": {
-    description: "POST /v1/exports: queue an export",
-    control: { create: ["exportJob"] },
-    exportQueue: ["send"],
-  },
-  // Presigning a download URL needs s3:GetObject on the signer.
-  "get-export": { description: "GET /v1/exports/{id}: status and download URL", exportBucket: "read" },
-  "export-worker": {
-    description: "Writes on-demand exports: paged query, encoder, multipart upload",
-    queryEvents: true,
-    appendEvents: true,
-    control: { update: ["exportJob"] },
-    exportBucket: "write",
-    // Evidence bundles: the log's state, anchors and tiles (no signing).
-    verifiableLog: "read",
-    // Fed by the queue; sends the export back to it to hand over before the 15-minute limit.
-    exportQueue: ["consume", "send"],
-    memorySize: 1024,
-    timeout: Duration.minutes(15),
-  },
+  "export-worker": { memorySize: 1024, timeout: Duration.minutes(15) },
   "nightly-export": {
-    description: "Nightly compliance export to the Object Lock bucket",
-    queryEvents: true,
-    // audit.export_delivery_failed goes into the workspace's log.
-    appendEvents: true,
-    control: { scan: true },
-    exportBucket: "write",
-    // The manifest names the day's leaves and their range proof; it seals first if the tree is behind.
-    verifiableLog: "seal",
-    // Copies each day's files to the workspace's own bucket, if it set a destination.
-    destinationSecrets: "read",
     schedule: { maxEventAge: Duration.hours(6) },
     memorySize: 1024,
     // Lambda's ceiling. The job works per workspace-day and skips what an earlier run already wrote.
     timeout: Duration.minutes(15),
   },
   "seal-log": {
-    description: "Seals each workspace's new events into its Merkle tree: tiles and a signed checkpoint",
-    queryEvents: true,
-    // integrity.violation events go into the operator log.
-    appendEvents: true,
-    control: { scan: true },
-    verifiableLog: "seal",
     // Every minute; a run more than a few minutes late is superseded by the next.
     schedule: { maxEventAge: Duration.minutes(10) },
     memorySize: 1024,
     timeout: Duration.seconds(50),
   },
   "flush-access-failures": {
-    description: "Writes access.denied events for ended windows of failed logins and cross-workspace reaches",
-    appendEvents: true,
-    // Finds which workspaces hold a reached event id (the byEventId index, keys only).
-    lookupEventOwners: true,
-    control: { queryIndexes: [ControlIndex.pendingFailures], update: ["failureCounter", "reachCounter"] },
     // A window is one minute; a run that is late by more than a few minutes is superseded by the next.
     schedule: { maxEventAge: Duration.minutes(10) },
     timeout: Duration.seconds(50),
   },
 };
+
+/** What the stack builds for `handler`: the manifest's description and needs, and its sizing. */
+export function specOf(handler: string): HandlerSpec {
+  return { description: descriptionOf(handler), ...needsOf(handler), ...SIZING[handler] };
+}
 
 /**
  * The stage's CloudWatch namespace: the functions' EMF metrics and the metrics derived from their
@@ -306,17 +212,14 @@ export class AuditLogStack extends Stack {
     } satisfies Partial<Record<keyof Config, string>>;
 
     const exportQueue = new ExportQueue(this, "ExportQueue", {
-      workerTimeout: HANDLERS["export-worker"]?.timeout ?? Duration.minutes(15),
+      workerTimeout: SIZING["export-worker"]?.timeout ?? Duration.minutes(15),
     });
     this.exportQueue = exportQueue;
 
     const functionsScope = new Construct(this, "Functions");
     const functions = new Map<string, ServiceFunction>();
     for (const handler of handlerNames()) {
-      const spec = HANDLERS[handler];
-      if (spec === undefined) {
-        throw new Error(`handler "${handler}" has no entry in HANDLERS (lib/audit-log-stack.ts)`);
-      }
+      const spec = specOf(handler);
       const sf = new ServiceFunction(functionsScope, constructId(handler), {
         entry: join(REPO_ROOT, "functions", handler, "handler.ts"),
         projectRoot: REPO_ROOT,
@@ -373,12 +276,12 @@ export class AuditLogStack extends Stack {
       }
       functions.set(handler, sf);
     }
-    const unused = Object.keys(HANDLERS).filter((name) => !functions.has(name));
+    const unused = Object.keys(SIZING).filter((name) => !functions.has(name));
     if (unused.length > 0) {
-      throw new Error(`HANDLERS lists handlers that no route or schedule uses: ${unused.join(", ")}`);
+      throw new Error(`SIZING lists handlers that no route, schedule or queue uses: ${unused.join(", ")}`);
     }
     this.functions = functions;
-    // Fed by the events table's stream, not by a route, schedule or queue: built apart from HANDLERS.
+    // Fed by the events table's stream, not by a route, schedule or queue: built apart from the manifest.
     this.tamperWatch = new TamperWatch(this, "TamperWatch", {
       tables: this.tables,
       projectRoot: REPO_ROOT,
@@ -408,9 +311,8 @@ export class AuditLogStack extends Stack {
     const scheduledScope = new Construct(this, "Schedules");
     const jobs = new Map<string, ScheduledJob>();
     for (const { handler, schedule: when } of SCHEDULES) {
-      const schedule = HANDLERS[handler]?.schedule;
-      if (schedule === undefined)
-        throw new Error(`scheduled handler "${handler}" has no schedule in HANDLERS`);
+      const schedule = SIZING[handler]?.schedule;
+      if (schedule === undefined) throw new Error(`scheduled handler "${handler}" has no schedule in SIZING`);
       jobs.set(
         handler,
         new ScheduledJob(scheduledScope, constructId(handler), {
@@ -421,7 +323,7 @@ export class AuditLogStack extends Stack {
               ? events.Schedule.cron(when.cron)
               : events.Schedule.rate(Duration.minutes(when.everyMinutes)),
           maxEventAge: schedule.maxEventAge,
-          description: `Audit log (${config.name}): ${HANDLERS[handler]?.description}`,
+          description: `Audit log (${config.name}): ${descriptionOf(handler)}`,
         }),
       );
     }

@@ -3,6 +3,7 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
+import type { ControlAccess, ControlItem } from "../functions/shared/routes.js";
 import {
   CONTROL_TABLE,
   CONTROL_TABLE_BASENAME,
@@ -29,16 +30,6 @@ export const EVENT_MUTATION_ACTIONS = [
 const KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"];
 const KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey"];
 
-/** Kinds of item in the control table, each under its own partition-key prefix. */
-export type ControlItem =
-  | "apiKey"
-  | "workspace"
-  | "failureCounter"
-  | "reachCounter"
-  | "exportJob"
-  | "logState"
-  | "rateCounter";
-
 /**
  * Partition-key prefix of each control item kind (`Keys.apiKeyPk`, `Keys.workspacePk`,
  * `Keys.failurePk`, `Keys.reachPk` in functions/shared/table.ts; test/infra/iam.test.ts checks they agree). Writes
@@ -56,28 +47,6 @@ export const CONTROL_KEY_PREFIX: Readonly<Record<ControlItem, string>> = {
   // Each workspace's authenticated requests per rate window (Keys.ratePk).
   rateCounter: "rate#",
 };
-
-/**
- * What a function may do in the control table beyond GetItem (which every grant includes: API keys
- * and workspaces are looked up by id).
- */
-export interface ControlAccess {
-  /**
-   * Item kinds it may put (PutItem): new items with `attribute_not_exists`, and the log's state,
-   * replaced only under its revision condition (functions/shared/adapters/dynamodb-log-store.ts).
-   */
-  readonly create?: readonly ControlItem[];
-  /** Item kinds it may change (UpdateItem). */
-  readonly update?: readonly ControlItem[];
-  /** Item kinds its event writes may condition on (a ConditionCheck in their transaction). */
-  readonly check?: readonly ControlItem[];
-  /** GSIs of the control table it may Query, by name (`ControlIndex`). */
-  readonly queryIndexes?: readonly string[];
-  /** Scan: the export job lists every workspace. The control table is small and holds no events. */
-  readonly scan?: boolean;
-  /** Query the verifiable log's items (`log#…`: its state and tile anchors) and nothing else. */
-  readonly queryLog?: boolean;
-}
 
 export interface AuditTablesProps {
   /** Appended to the base names: `audit-events-prod`, `audit-control-prod`. */

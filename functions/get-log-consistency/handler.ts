@@ -5,8 +5,8 @@ import { authedRoute } from "#shared/http/route.js";
 import { logReadDeps } from "#shared/log-deps.js";
 
 export const makeHandler = (base: Deps = defaultDeps(), deps: LogReadDeps = logReadDeps(base)) =>
-  authedRoute(deps, "get-log-consistency", async ({ event, principal, client }) =>
-    json(200, await consistencyProof(deps, principal, client, event.queryStringParameters ?? {})),
+  authedRoute(deps, "get-log-consistency", async ({ principal, client, query }) =>
+    json(200, await consistencyProof(deps, principal, client, query)),
   );
 
 export const handler = makeHandler();

@@ -4,8 +4,8 @@ import { json } from "#shared/http/request.js";
 import { authedRoute } from "#shared/http/route.js";
 
 export const makeHandler = (deps: Deps = defaultDeps()) =>
-  authedRoute(deps, "list-events", async ({ event, principal, client }) =>
-    json(200, await listEvents(deps, principal, client, event.queryStringParameters ?? {})),
+  authedRoute(deps, "list-events", async ({ principal, client, query }) =>
+    json(200, await listEvents(deps, principal, client, query)),
   );
 
 export const handler = makeHandler();

@@ -6,11 +6,8 @@ import { authedRoute } from "#shared/http/route.js";
 import type { ArchiveStore } from "#shared/ports.js";
 
 export const makeHandler = (deps: Deps = defaultDeps(), archive: ArchiveStore = archiveStore(deps.config)) =>
-  authedRoute(deps, "list-nightly-exports", async ({ event, principal, client }) =>
-    json(
-      200,
-      await listNightlyExports({ ...deps, archive }, principal, client, event.queryStringParameters ?? {}),
-    ),
+  authedRoute(deps, "list-nightly-exports", async ({ principal, client, query }) =>
+    json(200, await listNightlyExports({ ...deps, archive }, principal, client, query)),
   );
 
 export const handler = makeHandler();

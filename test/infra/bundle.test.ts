@@ -18,11 +18,13 @@ function kindOf(handler: string): Kind | undefined {
 /**
  * Lambda cold starts grow with bundle size; a function past its kind's limit has picked up something
  * it should not. Ratchets at today's largest bundle of each kind plus some headroom (API: the
- * routes that carry the S3 client, ~580 KB; jobs: the nightly export, with S3, KMS, Secrets Manager
- * and Powertools Metrics, ~660 KB). Issue 9 aims at 250 KB and 400 KB; the SDK's DynamoDB client
- * alone is ~205 KB minified, S3 adds ~170 KB, zod classic ~95 KB, Powertools Metrics ~20 KB.
+ * routes that carry the S3 client, ~615 KB; jobs: the nightly export, with S3, KMS, Secrets Manager
+ * and Powertools Metrics, ~685 KB). Issue 9 aims at 250 KB and 400 KB; the SDK's DynamoDB client
+ * alone is ~205 KB minified, S3 adds ~170 KB, zod classic ~95 KB, Powertools Metrics ~20 KB, and
+ * the route manifest (each route's schemas and OpenAPI text, which every handler's wrapper reads)
+ * ~25 KB.
  */
-const MAX_BUNDLE_BYTES: Record<Kind, number> = { api: 600 * 1024, job: 680 * 1024 };
+const MAX_BUNDLE_BYTES: Record<Kind, number> = { api: 640 * 1024, job: 720 * 1024 };
 
 /** Strings only the SDK's default credential chain carries (web identity, container, SSO). */
 const CREDENTIAL_CHAIN_MARKERS = [

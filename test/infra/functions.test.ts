@@ -21,7 +21,7 @@ describe.each(["dev", "staging", "prod"] as const)("Lambda functions (%s)", (sta
 
   it("one function per distinct route handler, plus the scheduled ones, the queue workers and the tamper watch", () => {
     expect([...s.stack.functions.keys()].sort()).toEqual(expectedHandlers);
-    // The tamper watch is fed by the events table's stream, so it is built apart from HANDLERS.
+    // The tamper watch is fed by the events table's stream, so it is built apart from the route manifest.
     expect(Object.keys(functions).sort()).toEqual(
       [
         ...expectedHandlers.map((handler) => functionLogicalId(s, handler)),

@@ -7,7 +7,7 @@ import { STAGE_NAMES, type StageName } from "../../lib/stages.js";
 import { functionLogicalId, logicalIdOf, synthCached } from "./support/synth.js";
 
 /**
- * Written out, not taken from HANDLERS: the functions that get the verifiable log's environment
+ * Written out, not taken from the manifest's needs: the functions that get the verifiable log's environment
  * (the signing key, the log name, the bucket that holds its tiles).
  */
 const LOG_FUNCTIONS = [

@@ -5,7 +5,11 @@ import {
   requiresSourceIp,
   typesInCategory,
 } from "../../functions/shared/schemas/catalogue.js";
-import { eventInputSchema, normalizeIp, parsePostEventsBody } from "../../functions/shared/schemas/event.js";
+import {
+  eventInputSchema,
+  normalizeIp,
+  postEventsRequestSchema,
+} from "../../functions/shared/schemas/event.js";
 
 const base = { actor: { type: "user", id: "alice" } };
 
@@ -113,8 +117,19 @@ describe("event input", () => {
     expect(res.error?.issues[0]?.path).toEqual(["type"]);
   });
 
-  it("dispatches a body with `events` to the batch schema", () => {
-    expect(parsePostEventsBody({ events: [] }).batch).toBe(true);
-    expect(parsePostEventsBody({ type: "node.added" }).batch).toBe(false);
+  it("dispatches a body with `events` to the batch schema, and reports each failure against its own shape", () => {
+    const event = { type: "node.added", actor: { type: "user", id: "alice" } };
+    expect(postEventsRequestSchema.parse({ events: [event] })).toMatchObject({
+      batch: true,
+      events: [event],
+    });
+    expect(postEventsRequestSchema.parse(event)).toMatchObject({ batch: false, events: [event] });
+    expect(postEventsRequestSchema.safeParse({ events: [] }).error?.issues[0]?.path).toEqual(["events"]);
+    expect(
+      postEventsRequestSchema.safeParse({ events: [{ ...event, type: "x" }] }).error?.issues[0]?.path,
+    ).toEqual(["events", 0, "type"]);
+    expect(postEventsRequestSchema.safeParse({ type: "node.added" }).error?.issues[0]?.path).toEqual([
+      "actor",
+    ]);
   });
 });

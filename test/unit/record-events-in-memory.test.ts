@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { FixedClock, ulidGenerator } from "../../functions/shared/clock.js";
 import { type EventsDeps, recordEvents } from "../../functions/shared/core/events.js";
 import { RecordCache } from "../../functions/shared/core/record-cache.js";
-import { FAILURE_THRESHOLD, sourceGuard } from "../../functions/shared/core/throttle.js";
+import { FAILURE_THRESHOLD, sourceGuard, type WriteGuard } from "../../functions/shared/core/throttle.js";
+import { validationError } from "../../functions/shared/core/zod-errors.js";
 import {
   ConflictError,
   TooManyRequestsError,
@@ -11,7 +12,15 @@ import {
   ValidationError,
 } from "../../functions/shared/errors.js";
 import type { AppendGuard, AppendResult, EventRecord, Principal } from "../../functions/shared/ports.js";
+import { postEventsRequestSchema } from "../../functions/shared/schemas/event.js";
 import { InMemoryControlStore, InMemoryEventStore, InMemoryLogStore } from "../support/in-memory/index.js";
+
+/** POST /v1/events as the route makes it: the body validated at the edge, then the core. */
+function post(deps: EventsDeps, principal: Principal, body: unknown, guard?: WriteGuard) {
+  const parsed = postEventsRequestSchema.safeParse(body);
+  if (!parsed.success) return Promise.reject(validationError(parsed.error));
+  return recordEvents(deps, principal, parsed.data, guard);
+}
 
 /**
  * recordEvents (functions/shared/core/events.ts) on the in-memory ports: what becomes of every id
@@ -102,7 +111,7 @@ describe("recordEvents on the in-memory ports", () => {
           }
           if (o.kind === "single") {
             const status = expected(o.id, o.content);
-            const answer = recordEvents(deps, principal, input(o.id, o.content));
+            const answer = post(deps, principal, input(o.id, o.content));
             if (status === "conflict") {
               await expect(answer).rejects.toBeInstanceOf(ConflictError);
               continue;
@@ -121,7 +130,7 @@ describe("recordEvents on the in-memory ports", () => {
           const invalid = o.items.some(
             ({ id, content }) => (firsts.get(id) ?? firsts.set(id, content).get(id)) !== content,
           );
-          const answer = recordEvents(deps, principal, {
+          const answer = post(deps, principal, {
             events: o.items.map((i) => input(i.id, i.content)),
           });
           if (invalid) {
@@ -171,7 +180,7 @@ describe("recordEvents on the in-memory ports", () => {
     };
     const first = clock.now().toISOString();
     events.lose = (i) => i >= 49;
-    const lost = await recordEvents(deps, principal, body).then(
+    const lost = await post(deps, principal, body).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -179,7 +188,7 @@ describe("recordEvents on the in-memory ports", () => {
     // Act
     events.lose = () => false;
     clock.advance(5_000);
-    const retry = await recordEvents(deps, principal, body);
+    const retry = await post(deps, principal, body);
 
     // Assert: the first answer named what was settled (the records whose answer came back), no more.
     expect(lost).toBeInstanceOf(UnavailableError);
@@ -213,12 +222,12 @@ describe("recordEvents on the in-memory ports", () => {
     }
 
     // Act
-    const refused = await recordEvents(deps, principal, input("t-1", "A"), sourceGuard(clock, ip)).then(
+    const refused = await post(deps, principal, input("t-1", "A"), sourceGuard(clock, ip)).then(
       () => undefined,
       (e: unknown) => e,
     );
     clock.set("2026-03-09T10:01:00.000Z");
-    const next = await recordEvents(deps, principal, input("t-1", "A"), sourceGuard(clock, ip));
+    const next = await post(deps, principal, input("t-1", "A"), sourceGuard(clock, ip));
 
     // Assert
     expect(refused).toBeInstanceOf(TooManyRequestsError);

@@ -12,7 +12,7 @@ import { categoryOf } from "../schemas/catalogue.js";
 import {
   type EventInput,
   inFieldOrder,
-  parsePostEventsBody,
+  type PostEventsRequest,
   SERVICE_EVENT_ID_PREFIX,
   type StoredEvent,
   serviceEventInputSchema,
@@ -20,7 +20,6 @@ import {
 import { OPERATOR_LOG, OPERATOR_LOG_RETENTION_DAYS } from "../table.js";
 import type { RecordCache } from "./record-cache.js";
 import { THROTTLED_SOURCE, throttledUntil, type WriteGuard } from "./throttle.js";
-import { validationError } from "./zod-errors.js";
 
 export interface EventsDeps {
   events: EventStore;
@@ -152,19 +151,18 @@ async function writeOne(
 }
 
 /**
- * Validates the whole request, then appends. Nothing is written unless every item is valid. A
- * replayed id with identical content is a duplicate (no second item); with other content, a conflict.
+ * Checks the whole request (its shape the route validated: here, the rules of time and of ids
+ * within the batch), then appends. Nothing is written unless every item passes. A replayed id with
+ * identical content is a duplicate (no second item); with other content, a conflict.
  * With a guard, the writes are refused (429) if the source is throttled when they are made.
  */
 export async function recordEvents(
   deps: EventsDeps,
   principal: Principal,
-  body: unknown,
+  request: PostEventsRequest,
   guard?: WriteGuard,
 ): Promise<RecordOutcome> {
-  const { batch, parsed } = parsePostEventsBody(body);
-  if (!parsed.success) throw validationError(parsed.error);
-  const inputs: EventInput[] = "events" in parsed.data ? parsed.data.events : [parsed.data];
+  const { batch, events: inputs } = request;
   const pathOf = (i: number) => (batch ? `/events/${i}` : "");
 
   const now = deps.clock.now();

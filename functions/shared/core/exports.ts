@@ -1,9 +1,10 @@
+import type * as z from "zod";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { CONTENT_TYPES, type EvidenceFrame } from "../export-formats.js";
 import { logger } from "../logger.js";
 import type { ArchiveStore, ExportJob, ExportQueue, Principal } from "../ports.js";
 import { type StoredEvent, USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
-import { createExportBodySchema } from "../schemas/exports.js";
+import type { createExportBodySchema } from "../schemas/exports.js";
 import type { EventFilters } from "../schemas/query.js";
 import { leafHash } from "../tlog/merkle.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
@@ -11,7 +12,6 @@ import { type EventsDeps, recordServiceEvent } from "./events.js";
 import { ExportTooLargeError, type FileResult, writeExportFile } from "./export-file.js";
 import { storeQueryOf } from "./filters.js";
 import { evidenceFrame, type LogReadDeps, leafDataOf, leafRangeCheck, reportViolation } from "./log.js";
-import { validationError } from "./zod-errors.js";
 
 type WithArchive = EventsDeps & { archive: ArchiveStore };
 
@@ -48,11 +48,9 @@ export async function createExport(
   deps: EventsDeps & { exportQueue: ExportQueue },
   principal: Principal,
   client: Client,
-  body: unknown,
+  input: z.output<typeof createExportBodySchema>,
 ) {
-  const parsed = createExportBodySchema.safeParse(body);
-  if (!parsed.success) throw validationError(parsed.error);
-  const { format, gzip, trustedSize, ...filters } = parsed.data;
+  const { format, gzip, trustedSize, ...filters } = input;
   const now = deps.clock.now();
   const job: ExportJob = {
     exportId: deps.newId(now),

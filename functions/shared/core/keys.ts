@@ -1,10 +1,10 @@
+import type * as z from "zod";
 import { ConflictError } from "../errors.js";
 import type { ApiKeyRecord, Principal } from "../ports.js";
-import { apiKeySchema, createKeyBodySchema, rotateKeyBodySchema } from "../schemas/admin.js";
+import { apiKeySchema, type createKeyBodySchema, type rotateKeyBodySchema } from "../schemas/admin.js";
 import { actionEvent, type Client, ownedOrNotFound } from "./access.js";
 import { hashToken, newToken } from "./api-keys.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
-import { validationError } from "./zod-errors.js";
 
 /** Key metadata as the API shows it: never a hash, never a secret. */
 export function keyView(key: ApiKeyRecord) {
@@ -22,16 +22,19 @@ async function ownKey(
   return ownedOrNotFound(deps, principal, client, { type: "apikey", id: keyId }, key);
 }
 
-export async function createKey(deps: EventsDeps, principal: Principal, client: Client, body: unknown) {
-  const parsed = createKeyBodySchema.safeParse(body);
-  if (!parsed.success) throw validationError(parsed.error);
+export async function createKey(
+  deps: EventsDeps,
+  principal: Principal,
+  client: Client,
+  input: z.output<typeof createKeyBodySchema>,
+) {
   const { keyId, token } = newToken();
   const key: ApiKeyRecord = {
     keyId,
     workspaceId: principal.workspaceId,
     secretHash: hashToken(token),
-    scopes: parsed.data.scopes,
-    name: parsed.data.name,
+    scopes: input.scopes,
+    name: input.name,
     createdAt: deps.clock.now().toISOString(),
   };
   if (!(await deps.control.putApiKey(key))) throw new ConflictError("key id collision; retry");
@@ -56,15 +59,13 @@ export async function rotateKey(
   principal: Principal,
   client: Client,
   keyId: string,
-  body: unknown,
+  input: z.output<typeof rotateKeyBodySchema>,
 ) {
-  const parsed = rotateKeyBodySchema.safeParse(body ?? {});
-  if (!parsed.success) throw validationError(parsed.error);
   const key = await ownKey(deps, principal, client, keyId);
   if (key.revokedAt) throw new ConflictError(`key ${keyId} is revoked`);
   const now = deps.clock.now();
   const { token } = newToken(keyId);
-  const previousValidUntil = new Date(now.getTime() + parsed.data.graceSeconds * 1000).toISOString();
+  const previousValidUntil = new Date(now.getTime() + input.graceSeconds * 1000).toISOString();
   const rotated = await deps.control.rotateApiKey(keyId, {
     secretHash: hashToken(token),
     previousSecretHash: key.secretHash,
@@ -77,7 +78,7 @@ export async function rotateKey(
     type: "apikey.rotated",
     ...actionEvent(principal, client),
     resource: { type: "apikey", id: keyId },
-    context: { keyId, previousValidUntil, graceSeconds: parsed.data.graceSeconds },
+    context: { keyId, previousValidUntil, graceSeconds: input.graceSeconds },
   });
   return { ...keyView({ ...key, rotatedAt: now.toISOString(), previousValidUntil }), token };
 }

@@ -1,3 +1,4 @@
+import type * as z from "zod";
 import { canonicalJson, sha256Hex } from "../canonical.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import type { EvidenceFrame } from "../export-formats.js";
@@ -13,7 +14,7 @@ import {
   SEAL_SETTLE_MS,
 } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
-import { consistencyQuerySchema } from "../schemas/log.js";
+import type { consistencyQuerySchema } from "../schemas/log.js";
 import { OPERATOR_LOG } from "../table.js";
 import { BUNDLE_FORMAT, type BundleHeader, type BundleTrailer, type DayLogEvidence } from "../tlog/bundle.js";
 import {
@@ -45,7 +46,6 @@ import { type Client, recordQueried } from "./access.js";
 import { type EventsDeps, recordServiceEvent, retentionDaysOf } from "./events.js";
 import { ownEventOrNotFound } from "./reads.js";
 import { INTEGRITY_VIOLATION } from "./tamper-watch.js";
-import { validationError } from "./zod-errors.js";
 
 /**
  * The verifiable log (docs/integrity.md): per workspace, an RFC 6962 tree over its events in sort
@@ -458,13 +458,11 @@ export async function consistencyProof(
   deps: LogReadDeps,
   principal: Principal,
   client: Client,
-  query: Record<string, string | undefined>,
+  query: z.output<typeof consistencyQuerySchema>,
 ) {
-  const parsed = consistencyQuerySchema.safeParse(query);
-  if (!parsed.success) throw validationError(parsed.error);
   const state = await stateOrNotFound(deps, principal.workspaceId);
-  const { from } = parsed.data;
-  const to = parsed.data.to ?? state.size;
+  const { from } = query;
+  const to = query.to ?? state.size;
   if (from > to || to > state.size) {
     throw new ValidationError([
       { path: "/to", message: `need from ≤ to ≤ ${state.size} (the latest checkpoint's size)` },

@@ -1,17 +1,17 @@
+import type * as z from "zod";
 import { sha256Hex } from "../canonical.js";
 import { ValidationError } from "../errors.js";
 import { logger } from "../logger.js";
 import { MerkleAccumulator } from "../merkle.js";
 import type { ArchiveStore, Principal, WorkspaceRecord } from "../ports.js";
 import type { StoredEvent } from "../schemas/event.js";
-import { type NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
+import type { NightlyManifest, nightlyListQuerySchema } from "../schemas/exports.js";
 import { leafHash } from "../tlog/merkle.js";
 import { type Client, recordQueried } from "./access.js";
 import { CATCH_UP_DAYS, type DayFiles, type Delivery, type DeliveryDeps, deliverDay } from "./destination.js";
 import type { EventsDeps } from "./events.js";
 import { writeExportFile } from "./export-file.js";
 import { dayEvidence, type LogDeps, leafDataOf } from "./log.js";
-import { validationError } from "./zod-errors.js";
 
 export interface NightlyExportDeps extends DeliveryDeps, LogDeps {
   /** Tests: upload part size of the day's file. */
@@ -249,14 +249,12 @@ export async function listNightlyExports(
   deps: EventsDeps & { archive: ArchiveStore },
   principal: Principal,
   client: Client,
-  rawQuery: Record<string, string | undefined>,
+  query: z.output<typeof nightlyListQuerySchema>,
 ) {
-  const parsed = nightlyListQuerySchema.safeParse(rawQuery);
-  if (!parsed.success) throw validationError(parsed.error);
   const now = deps.clock.now();
-  const to = parsed.data.to ?? previousUtcDay(now);
+  const to = query.to ?? previousUtcDay(now);
   const from =
-    parsed.data.from ?? new Date(Date.parse(`${to}T00:00:00.000Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
+    query.from ?? new Date(Date.parse(`${to}T00:00:00.000Z`) - 29 * DAY_MS).toISOString().slice(0, 10);
   // The span first, by arithmetic: a range of ten thousand years is refused before it is walked.
   const span = (Date.parse(`${to}T00:00:00.000Z`) - Date.parse(`${from}T00:00:00.000Z`)) / DAY_MS;
   if (!(span >= 0 && span < MAX_LIST_DAYS)) {

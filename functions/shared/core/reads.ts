@@ -2,11 +2,10 @@ import { openCursor, sealCursor } from "../cursor.js";
 import { NotFoundError } from "../errors.js";
 import type { Principal } from "../ports.js";
 import { type StoredEvent, storedEventIdSchema } from "../schemas/event.js";
-import { type ListEventsQuery, listEventsQuerySchema } from "../schemas/query.js";
+import type { ListEventsQuery } from "../schemas/query.js";
 import { type Client, recordQueried, recordReach } from "./access.js";
 import type { EventsDeps } from "./events.js";
 import { storeQueryOf } from "./filters.js";
-import { validationError } from "./zod-errors.js";
 
 function storeFilters(q: ListEventsQuery) {
   const { limit: _limit, cursor: _cursor, ...filters } = q;
@@ -21,11 +20,8 @@ export async function listEvents(
   deps: EventsDeps,
   principal: Principal,
   client: Client,
-  rawQuery: Record<string, string | undefined>,
+  q: ListEventsQuery,
 ): Promise<{ events: StoredEvent[]; nextCursor: string | null }> {
-  const parsed = listEventsQuerySchema.safeParse(rawQuery);
-  if (!parsed.success) throw validationError(parsed.error);
-  const q = parsed.data;
   const filters = storeFilters(q);
   const key = await deps.cursorKey();
   // A cursor holds the position of the last event of the page before (newest first).

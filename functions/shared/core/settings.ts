@@ -1,11 +1,11 @@
+import type * as z from "zod";
 import type { Config } from "../config.js";
 import { ValidationError } from "../errors.js";
 import { hostProblem } from "../net.js";
 import type { ExportDestination, Principal, SecretStore, WorkspaceRecord } from "../ports.js";
-import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS, settingsBodySchema } from "../schemas/admin.js";
+import { ENTERPRISE_RETENTION, PER_NODE_RETENTION_DAYS, type settingsBodySchema } from "../schemas/admin.js";
 import { actionEvent, type Client } from "./access.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
-import { validationError } from "./zod-errors.js";
 
 /** Retention each plan allows: per-node is fixed at 90 days; enterprise chooses 30–365. */
 export function retentionRange(plan: WorkspaceRecord["plan"]) {
@@ -72,11 +72,14 @@ export function endpointProblem(endpoint: string | undefined, allowHttp: boolean
  * 503, visible in the log, but none goes unlogged). A destination's secret goes to Secrets Manager
  * and appears in neither the settings nor the log.
  */
-export async function putSettings(deps: SettingsDeps, principal: Principal, client: Client, body: unknown) {
-  const parsed = settingsBodySchema.safeParse(body);
-  if (!parsed.success) throw validationError(parsed.error);
+export async function putSettings(
+  deps: SettingsDeps,
+  principal: Principal,
+  client: Client,
+  input: z.output<typeof settingsBodySchema>,
+) {
   const ws = await workspaceOf(deps, principal);
-  const { retentionDays: to, exportDestination: destination } = parsed.data;
+  const { retentionDays: to, exportDestination: destination } = input;
   if (to !== undefined) {
     const { min, max } = retentionRange(ws.plan);
     if (to < min || to > max) {

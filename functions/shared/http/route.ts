@@ -1,5 +1,6 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type * as z from "zod";
 import { type Client, onAuthenticationFailure, recordDenied } from "../core/access.js";
 import { authenticate } from "../core/api-keys.js";
 import type { EventsDeps } from "../core/events.js";
@@ -9,21 +10,47 @@ import {
   type WorkspaceRateLimit,
   type WriteGuard,
 } from "../core/throttle.js";
+import { validationError } from "../core/zod-errors.js";
 import { AuthenticationFailure, ForbiddenError } from "../errors.js";
 import type { Principal } from "../ports.js";
-import { ROUTES, type Scope } from "../routes.js";
+import {
+  type AuthedHandler,
+  type BodySpec,
+  ROUTES,
+  type RouteDef,
+  type RouteOf,
+  type Scope,
+} from "../routes.js";
 import { REQUEST_PATH_MAX_LENGTH } from "../schemas/catalogue.js";
 import { USER_AGENT_MAX_LENGTH } from "../schemas/event.js";
 import { routeMetrics } from "./metrics.js";
 import { problemJson } from "./problem.js";
-import { header } from "./request.js";
+import { header, jsonBody } from "./request.js";
 
-export interface RouteRequest {
+export interface RouteRequest<B = undefined, Q = undefined> {
   event: APIGatewayProxyEventV2;
   principal: Principal;
   client: Client;
   /** What the route's event writes must carry (routes whose source check is `in-write`). */
   guard: WriteGuard;
+  /** The body, parsed by the route's schema (routes.ts `body`). */
+  body: B;
+  /** The query string, parsed by the route's schema (routes.ts `query`). */
+  query: Q;
+}
+
+type BodyOf<R> =
+  NonNullable<R extends { body?: infer B } ? B : never> extends BodySpec<infer S> ? z.output<S> : undefined;
+type QueryOf<R> =
+  NonNullable<R extends { query?: infer Q } ? Q : never> extends infer S extends z.ZodType
+    ? z.output<S>
+    : undefined;
+
+/** Parses a request part with its schema: 400 naming each problem, before the handler runs. */
+function parsed<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
 }
 
 /**
@@ -49,14 +76,16 @@ export function clientOf(event: APIGatewayProxyEventV2): Client {
  * the route's `sourceCheck` says, and a workspace over its rate is refused (429) before anything.
  * What remains in a handler is the call into the core and the shape of the answer.
  */
-export function authedRoute(
+export function authedRoute<H extends AuthedHandler>(
   deps: EventsDeps & { rateLimit?: WorkspaceRateLimit },
-  handlerName: string,
-  fn: (req: RouteRequest) => Promise<APIGatewayProxyStructuredResultV2>,
+  handlerName: H,
+  fn: (
+    req: RouteRequest<BodyOf<RouteOf<H>>, QueryOf<RouteOf<H>>>,
+  ) => Promise<APIGatewayProxyStructuredResultV2>,
 ) {
-  const route = ROUTES.find((r) => r.handler === handlerName);
+  const route = ROUTES.find((r) => r.handler === handlerName) as RouteDef | undefined;
   if (!route?.scope) throw new Error(`no authenticated route is served by ${handlerName}`);
-  const { sourceCheck } = route;
+  const { sourceCheck, body, query } = route;
   const allowed: readonly Scope[] = typeof route.scope === "string" ? [route.scope] : route.scope;
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(routeMetrics(handlerName))
@@ -79,10 +108,18 @@ export function authedRoute(
         throw new ForbiddenError(`this route needs the ${allowed.map((s) => `\`${s}\``).join(" or ")} scope`);
       }
       const counted = deps.rateLimit?.count(deps.control, principal.workspaceId, now);
-      const request = { event, principal, client, guard: sourceGuard(deps.clock, client.sourceIp) };
       const [answer, check] = await Promise.allSettled([
         (async () => {
           if (sourceCheck === "before") await refuseThrottledSource(deps, client.sourceIp);
+          // Parse at the edge: the handler and the core get typed input, or the request a 400.
+          const request = {
+            event,
+            principal,
+            client,
+            guard: sourceGuard(deps.clock, client.sourceIp),
+            body: body ? parsed(body.schema, event.body || body.required ? jsonBody(event) : {}) : undefined,
+            query: query ? parsed(query, event.queryStringParameters ?? {}) : undefined,
+          } as RouteRequest<BodyOf<RouteOf<H>>, QueryOf<RouteOf<H>>>;
           return fn(request);
         })(),
         sourceCheck === "alongside" ? refuseThrottledSource(deps, client.sourceIp) : undefined,

@@ -172,13 +172,24 @@ export const batchInputSchema = z
 /** The body of POST /v1/events: one event, or `{"events": [...]}` (documentation; parsing dispatches). */
 export const postEventsBodySchema = z.union([eventInputSchema, batchInputSchema]);
 
-/** Parses a POST body as one event or a batch, so each failure is reported against its own shape. */
-export function parsePostEventsBody(body: unknown) {
+/**
+ * The body of POST /v1/events as the route validates it: one event or a batch, told apart by an
+ * `events` member, so each failure is reported against its own shape (a union would report both).
+ * Gives `{ batch, events }`.
+ */
+export const postEventsRequestSchema = z.unknown().transform((body, ctx) => {
   const isBatch = typeof body === "object" && body !== null && !Array.isArray(body) && "events" in body;
+  const parsed = isBatch ? batchInputSchema.safeParse(body) : eventInputSchema.safeParse(body);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: undefined } as never);
+    return z.NEVER;
+  }
   return isBatch
-    ? { batch: true as const, parsed: batchInputSchema.safeParse(body) }
-    : { batch: false as const, parsed: eventInputSchema.safeParse(body) };
-}
+    ? { batch: true as const, events: (parsed.data as z.output<typeof batchInputSchema>).events }
+    : { batch: false as const, events: [parsed.data as EventInput] };
+});
+
+export type PostEventsRequest = z.output<typeof postEventsRequestSchema>;
 
 /** An event as stored and returned. `hash` is the SHA-256 of the RFC 8785 JSON of the rest. */
 export const storedEventSchema = z
