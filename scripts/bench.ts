@@ -45,6 +45,7 @@ import { startEngines } from "./lib/engines.js";
 import { createLocalServer, type LambdaHandler, listen, moduleHandler } from "./lib/local-server.js";
 import { ROOT } from "./lib/moto.js";
 import { pollQueue } from "./lib/queue-workers.js";
+import { seededRandom } from "./lib/random.js";
 import { SEAL_PARTS, type SealPart, SealTimes, timedLogDeps } from "./lib/seal-timing.js";
 
 /**
@@ -411,18 +412,6 @@ async function pool(
     seconds,
     nodeCpuMs: (used.user + used.system) / 1000,
     engineCpuMs: processCpuMs(enginePid) - engineBefore,
-  };
-}
-
-/** A small seeded PRNG (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 
@@ -1144,7 +1133,7 @@ try {
     log(`bench: evidence bundle of ${f(bundleInfo.events)} events verified in ${f(verifyTimes.verifyMs)} ms`);
 
     // Proof sizes: computed with the tree library for the sizes asked, and as the API answers here.
-    const rng = seeded(6962);
+    const rng = seededRandom(6962);
     const draw = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo));
     const CONSISTENCY_SAMPLES = 200;
     const RANGE_SAMPLES = 16;
@@ -1225,7 +1214,7 @@ try {
     for (let r = 0; r < 20; r++) {
       if (!(await seal()).outcomes.some((o) => o.status === "sealed")) break;
     }
-    const draws = seeded(60);
+    const draws = seededRandom(60);
     const arrivals = Array.from({ length: LATENCY_EVENTS }, () =>
       Math.floor(simStart + draws() * LATENCY_MINUTES * 60_000),
     ).sort((a, b) => a - b);

@@ -62,6 +62,9 @@ export interface AppendGuard {
  */
 export type Position = string & { readonly __position: unique symbol };
 
+/** What fixes an event's position: when it was recorded, then its id. */
+export type StoredEventKey = Pick<StoredEvent, "recordedAt" | "id">;
+
 export interface EventQuery {
   workspaceId: string;
   actorId?: string;

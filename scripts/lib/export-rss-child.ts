@@ -1,11 +1,12 @@
 import { pathToFileURL } from "node:url";
-import { keyRange, positionOf } from "../../functions/shared/adapters/dynamodb-event-store.js";
+import { keyRange, positionOf } from "../../functions/shared/adapters/positions.js";
 import { buildEvent, contentHashOf } from "../../functions/shared/core/events.js";
 import { runExport } from "../../functions/shared/core/exports.js";
 import { jobDeps } from "../../functions/shared/deps.js";
 import { archiveStore, exportQueue } from "../../functions/shared/export-deps.js";
 import type { EventQuery, EventRecord, EventStore } from "../../functions/shared/ports.js";
 import { type StoredEvent, serviceEventInputSchema } from "../../functions/shared/schemas/event.js";
+import { seededRandom } from "./random.js";
 
 /**
  * One export run in a process of its own, for `npm run bench:export` (scripts/bench-export.ts), so
@@ -70,17 +71,8 @@ export interface ChildResult {
 // Synthetic events: deterministic per index, realistic sizes (~300–800 bytes as NDJSON), contexts
 // with quotes, commas, newlines, non-ASCII text and formula-like cells.
 
-/** mulberry32: a small deterministic PRNG, seeded per event so any index can be rebuilt alone. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Seeded per event, so any index can be rebuilt alone. */
+const rng = seededRandom;
 
 const USERS = [
   { type: "user", id: "alice@acme.example", name: 'Alice "Al" Martin, SRE' },

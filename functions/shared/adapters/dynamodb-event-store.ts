@@ -35,6 +35,7 @@ import {
   SK,
   WRITE_SHARDS,
 } from "../table.js";
+import { type KeyRange, keyRange, positionOf } from "./positions.js";
 import { STORAGE_UNAVAILABLE, translateStorageError } from "./storage-errors.js";
 
 type Item = Record<string, unknown>;
@@ -471,39 +472,6 @@ function planQuery(q: EventQuery): QueryPlan {
     filter.push(`#type IN (${placeholders.join(", ")})`);
   }
   return chosen;
-}
-
-export interface KeyRange {
-  lo: string;
-  hi: string;
-  /** Keys at the ends that BETWEEN includes but the query does not (`after`, `before`). */
-  exclude: Set<string>;
-}
-
-/**
- * The query's bounds as one sort-key range for BETWEEN. Sort keys are `<recordedAt>#<id>`, so the
- * key of every event recorded at instant `t` sorts after `t` itself and before `t~`.
- */
-export function keyRange(q: Omit<EventQuery, "limit">): KeyRange {
-  const lows = ["0", q.since, q.after].filter((k): k is string => k !== undefined);
-  const highs = [
-    "~",
-    q.until,
-    q.recordedBy === undefined ? undefined : `${q.recordedBy}~`,
-    q.before,
-    q.through,
-  ].filter((k): k is string => k !== undefined);
-  return {
-    // Strings, in the sort key's order: the greatest lower bound and the least upper bound.
-    lo: lows.sort().at(-1) as string,
-    hi: highs.sort()[0] as string,
-    exclude: new Set<string>([q.after, q.before].filter((k): k is Position => k !== undefined)),
-  };
-}
-
-/** Where an event sits in its workspace's order: its sort key. */
-export function positionOf(event: Pick<StoredEvent, "recordedAt" | "id">): Position {
-  return Keys.eventSk(event.recordedAt, event.id) as Position;
 }
 
 /** Reads one partition in the query's order, a DynamoDB page at a time, keeping a small buffer. */

@@ -1,3 +1,4 @@
+import { keyRange, positionOf } from "../../../functions/shared/adapters/positions.js";
 import { STORAGE_UNAVAILABLE } from "../../../functions/shared/adapters/storage-errors.js";
 import { UnavailableError } from "../../../functions/shared/errors.js";
 import {
@@ -47,8 +48,8 @@ export interface InMemoryEventStoreOptions {
  * The write-once log in memory, for fast tests of the core. Same semantics as the DynamoDB
  * adapter, pinned by test/contract/event-store.ts: each record's id guard and event are written
  * together or not at all, in chunks of {@link IN_MEMORY_EVENTS_PER_TRANSACTION} that each check the
- * append guard and the append deadline; positions are the adapter's sort keys (`recordedAt#id`,
- * {@link Keys.eventSk}), and a query's bounds select the same sort-key range its `keyRange` does.
+ * append guard and the append deadline; positions and a query's bounds are the storage's own
+ * (functions/shared/adapters/positions.ts: `positionOf`, `keyRange`).
  * Nothing is ever updated or deleted; expired events stay stored (as before a TTL sweep) and are
  * only hidden from reads.
  */
@@ -109,7 +110,7 @@ export class InMemoryEventStore implements EventStore {
   }
 
   positionOf(event: Pick<StoredEvent, "recordedAt" | "id">): Position {
-    return Keys.eventSk(event.recordedAt, event.id) as Position;
+    return positionOf(event);
   }
 
   async getAt(
@@ -119,7 +120,7 @@ export class InMemoryEventStore implements EventStore {
     nowEpochSeconds: number,
   ): Promise<StoredEvent | undefined> {
     const items = this.events.get(workspaceId) ?? [];
-    const sk = Keys.eventSk(recordedAt, id);
+    const sk: string = positionOf({ recordedAt, id });
     const item = items[insertionPoint(items, sk)];
     return item?.sk === sk && item.expiresAt > nowEpochSeconds ? structuredClone(item.event) : undefined;
   }
@@ -158,7 +159,7 @@ export class InMemoryEventStore implements EventStore {
 
   /** Every live match of the query, in its order. */
   private matches(q: Omit<EventQuery, "limit">): StoredItem[] {
-    const { lo, hi, exclude } = sortKeyRange(q);
+    const { lo, hi, exclude } = keyRange(q);
     const out = (this.events.get(q.workspaceId) ?? []).filter(
       ({ sk, event, expiresAt }) =>
         sk >= lo &&
@@ -173,29 +174,6 @@ export class InMemoryEventStore implements EventStore {
     );
     return q.ascending ? out : out.reverse();
   }
-}
-
-/**
- * The query's bounds as one inclusive sort-key range plus the two exclusive ends, as the DynamoDB
- * adapter's `keyRange` makes them (the sort key of an event recorded at `t` sorts after `t` and
- * before `t~`): `since` inclusive, `until` exclusive, `recordedBy` inclusive of its whole instant,
- * `after` and `before` exclusive, `through` inclusive. Bounds that cross select nothing.
- */
-function sortKeyRange(q: Omit<EventQuery, "limit">): { lo: string; hi: string; exclude: Set<string> } {
-  const lows = ["0", q.since, q.after].filter((k): k is string => k !== undefined);
-  const highs = [
-    "~",
-    q.until,
-    q.recordedBy === undefined ? undefined : `${q.recordedBy}~`,
-    q.before,
-    q.through,
-  ].filter((k): k is string => k !== undefined);
-  // Strings, compared as the engine compares sort keys (not numbers: no Math.max).
-  return {
-    lo: lows.sort().at(-1) as string,
-    hi: highs.sort()[0] as string,
-    exclude: new Set([q.after, q.before].filter((k): k is Position => k !== undefined)),
-  };
 }
 
 const guardKey = (workspaceId: string, id: string) => `${workspaceId}\u0000${id}`;
