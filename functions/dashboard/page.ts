@@ -74,7 +74,8 @@ async function browserCode(): Promise<{ js: string; css: string }> {
 }
 
 function documentOf(js: Asset, css: Asset): string {
-  // Relative URLs: the page also works behind a base path (a custom domain's mapping).
+  // Relative URLs for the script and style. (The handler matches the page's own paths exactly, so an
+  // API mapping with a base path is not supported yet.)
   return `<!doctype html>
 <html lang="en">
 <head>

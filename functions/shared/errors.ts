@@ -109,10 +109,11 @@ export class TooManyRequestsError extends AppError {
   override readonly name = "TooManyRequestsError";
   readonly status = 429;
   readonly type = "/problems/too-many-requests";
-  readonly title = "Too many failed attempts";
+  readonly title: string;
   override readonly headers: Record<string, string>;
-  constructor(detail: string, retryAfterSeconds: number) {
+  constructor(detail: string, retryAfterSeconds: number, title = "Too many failed attempts") {
     super(detail);
+    this.title = title;
     this.headers = { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) };
   }
 }

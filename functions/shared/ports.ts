@@ -316,6 +316,8 @@ export interface ExportJob {
   /** The normalised filters, as GET /v1/events takes them. */
   filters: Record<string, string>;
   status: "pending" | "running" | "ready" | "failed";
+  /** Set by the run that claimed the job (random), and kept by every update it makes. */
+  runId?: string;
   /** Bumped by every update; see {@link ControlStore.updateExportJob}. */
   revision: number;
   createdAt: string;

@@ -193,6 +193,8 @@ export const ApiKeyAttr = {
   createdAt: "createdAt",
   /** Set on revocation; a revoked key is refused. */
   revokedAt: "revokedAt",
+  /** The revocation's own random id: a resent revocation is told apart from another one. */
+  revocationId: "revocationId",
   rotatedAt: "rotatedAt",
   /** After a rotation, the old secret's hash, valid until `previousValidUntil` (the grace period). */
   previousSecretHash: "previousSecretHash",

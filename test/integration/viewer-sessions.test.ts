@@ -126,6 +126,44 @@ describe("viewer sessions (issue 12, item 2)", () => {
     });
   });
 
+  it("ends with the key that minted it, cannot be rotated, and a reader key cannot name a viewer (review findings)", async () => {
+    // Prepare: a second admin key mints the session.
+    const second = await call<{ keyId: string; token: string }>(api, "POST", "/v1/keys", {
+      key: ws.keys.admin,
+      body: { name: "second admin", scopes: ["admin"] },
+    });
+    const minted = await call<Session>(api, "POST", "/v1/viewer-sessions", { key: second.body.token });
+    expect((await call(api, "GET", "/v1/events", { key: minted.body.token })).status).toBe(200);
+
+    // Act
+    const rotate = await call(api, "POST", `/v1/keys/${minted.body.sessionId}/rotate`, {
+      key: ws.keys.admin,
+    });
+    const named = await callFrom<{ detail: string }>("127.0.0.63", api, "POST", "/v1/viewer-sessions", {
+      key: ws.keys.reader,
+      body: { viewer: { id: "someone-else" } },
+    });
+    const byMinted = await callFrom("127.0.0.64", api, "POST", "/v1/viewer-sessions", {
+      key: minted.body.token,
+    });
+    await call(api, "DELETE", `/v1/keys/${second.body.keyId}`, { key: ws.keys.admin });
+    const afterMinterRevoked = await call(api, "GET", "/v1/events", { key: minted.body.token });
+
+    // Assess
+    expect(rotate.status).toBe(409);
+    expect(named.status).toBe(403);
+    expect(named.body.detail).toMatch(/only an admin key may name the viewer/);
+    expect(byMinted.status).toBe(403);
+    expect(afterMinterRevoked.status).toBe(401);
+    const denied = (await listAll(api, ws.keys.reader, "type=access.denied")) as Ev[];
+    expect(denied.filter((e) => e.sourceIp === "127.0.0.63").map((e) => e.context.reason)).toEqual([
+      "viewer_needs_admin",
+    ]);
+    expect(denied.filter((e) => e.sourceIp === "127.0.0.64").map((e) => e.context.reason)).toEqual([
+      "session_cannot_mint",
+    ]);
+  });
+
   it.each([
     [{ ttlSeconds: 59 }, "/ttlSeconds"],
     [{ ttlSeconds: 3601 }, "/ttlSeconds"],

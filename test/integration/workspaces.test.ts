@@ -417,11 +417,18 @@ describe("the per-workspace request rate (issue 11, item 4)", () => {
         key: busy.keys.writer,
         body: nodeAdded("refused"),
       });
+      const wrongScope = await call(api, "POST", "/v1/events", {
+        key: quiet.keys.reader,
+        body: nodeAdded("x"),
+      });
 
       // Assess: the request that crossed the limit was served (its work was done); the next ones not.
       expect(statuses).toEqual([...Array(perWindow + 1).fill(200), 429]);
       expect(refused.status).toBe(429);
       expect(refused.body.detail).toMatch(/over its request rate/);
+      expect(refused.body.title).toBe("Too many requests for this workspace");
+      // A refused scope counts too (its access.denied is a write): quiet is at 1 of 10.
+      expect(wrongScope.status).toBe(403);
       expect(Number(refused.headers.get("retry-after"))).toBe(RATE_WINDOW_MS / 1000);
       expect((await call(api, "GET", "/v1/events", { key: quiet.keys.reader })).status).toBe(200);
 
@@ -572,6 +579,33 @@ describe("workspace creation in the core (issue 11, boundaries)", () => {
       const attempt = createWorkspace(deps, operator, input as never, { admin: { scopes: ["admin"] } });
       await expect(attempt).rejects.toMatchObject({ errors: [expect.objectContaining({ path })] });
       expect(await deps.control.getWorkspace(input.workspaceId)).toBeUndefined();
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("finishes on a rerun after a failure before its first key, so the operator is never locked out", async () => {
+    const api = await startApi();
+    try {
+      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
+      const id = uniqueWorkspace("rerun");
+      // As a run that stored the workspace and then failed before any key.
+      await createWorkspace(deps, operator, { workspaceId: id, plan: "enterprise" }, {});
+      const rerun = await createWorkspace(
+        deps,
+        operator,
+        { workspaceId: id, plan: "enterprise" },
+        { admin: { scopes: ["admin"] } },
+      );
+      expect((await call(api, "GET", "/v1/settings", { key: rerun.tokens.admin })).status).toBe(200);
+      await expect(
+        createWorkspace(
+          deps,
+          operator,
+          { workspaceId: id, plan: "enterprise" },
+          { admin: { scopes: ["admin"] } },
+        ),
+      ).rejects.toThrow(`workspace ${id} already exists`);
     } finally {
       await api.close();
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
@@ -122,18 +123,23 @@ export class DynamoControlStore implements ControlStore {
   }
 
   async revokeApiKey(keyId: string, revokedAt: string): Promise<boolean> {
+    const revocation = randomUUID();
     return this.update(
       {
         TableName: this.tableName,
         Key: { [PK]: Keys.apiKeyPk(keyId), [SK]: Keys.apiKeySk },
-        UpdateExpression: "SET #rev = :at",
+        UpdateExpression: "SET #rev = :at, #rid = :rid",
         ConditionExpression: "attribute_exists(#pk) AND attribute_not_exists(#rev)",
-        ExpressionAttributeNames: { "#pk": PK, "#rev": ApiKeyAttr.revokedAt },
-        ExpressionAttributeValues: { ":at": revokedAt },
+        ExpressionAttributeNames: {
+          "#pk": PK,
+          "#rev": ApiKeyAttr.revokedAt,
+          "#rid": ApiKeyAttr.revocationId,
+        },
+        ExpressionAttributeValues: { ":at": revokedAt, ":rid": revocation },
       },
       true,
-      // Our revocation, resent after its answer was lost.
-      (stored) => stored[ApiKeyAttr.revokedAt] === revokedAt,
+      // Our revocation, resent after its answer was lost (not another one of the same millisecond).
+      (stored) => stored[ApiKeyAttr.revocationId] === revocation,
     );
   }
 
@@ -392,7 +398,7 @@ export class DynamoControlStore implements ControlStore {
       },
       true,
       // Our own update, resent after its answer was lost: the stored job is exactly the one we wrote
-      // (another worker's differs: its attempt count, its upload id or its times).
+      // (another worker's differs: each run claims the job with a runId of its own).
       (stored) => canonicalJson(stored.job) === canonicalJson(JSON.parse(JSON.stringify(job))),
     );
   }

@@ -243,6 +243,9 @@ export class DynamoEventStore implements EventStore {
             return;
           }
           if (checked?.Code && RETRYABLE_CANCELLATIONS.has(checked.Code)) reasons = undefined;
+          else if (checked?.Code && checked.Code !== "None") {
+            throw new Error(`append guard check cancelled: ${checked.Code}`);
+          }
         } else if (name !== "TransactionInProgressException") {
           translateStorageError(err, "append");
         }

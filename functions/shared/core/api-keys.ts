@@ -69,6 +69,14 @@ export async function authenticate(
   if (key.validUntil !== undefined && Date.parse(key.validUntil) <= now.getTime()) {
     throw new AuthenticationFailure("expired_session", keyId, key.workspaceId);
   }
+  // A session lives no longer than the key that minted it: revoking that key ends its sessions
+  // (within the record cache's bound, as any revocation).
+  if (key.mintedBy !== undefined) {
+    const minter = await cache.apiKey(key.mintedBy, (k) => k.revokedAt === undefined);
+    if (!minter || minter.revokedAt !== undefined) {
+      throw new AuthenticationFailure("revoked_key", keyId, key.workspaceId);
+    }
+  }
   return {
     workspaceId: key.workspaceId,
     keyId: key.keyId,

@@ -101,11 +101,14 @@ async function writeAll(
       const { event, contentHash, workspaceId } = records[i] as EventRecord;
       if (result.status === "created") return { status: "created", event };
       if (result.status === "unavailable") {
-        failed ??= result.error;
+        // The outcome of these is unknown: that, not a refusal elsewhere in the batch, is the answer.
+        failed = result.error;
         return undefined;
       }
       if (result.status === "refused") {
-        failed ??= throttledUntil((guard as WriteGuard).windowEnd, deps.clock.now(), THROTTLED_SOURCE);
+        if (!(failed instanceof UnavailableError)) {
+          failed = throttledUntil((guard as WriteGuard).windowEnd, deps.clock.now(), THROTTLED_SOURCE);
+        }
         return undefined;
       }
       const first = { ...event, recordedAt: result.recordedAt };

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type * as z from "zod";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { CONTENT_TYPES, type EvidenceFrame } from "../export-formats.js";
@@ -139,6 +140,9 @@ export async function runExport(
     status: "running",
     attempts: delivery,
     revision: (found.revision ?? 0) + 1,
+    // This run's own: two deliveries of one message never write the same job, so a write resent
+    // after its answer was lost is told apart from another worker's (ControlStore.updateExportJob).
+    runId: randomUUID(),
   };
   // Another worker moved the job on since we read it: it is theirs.
   if (!(await deps.control.updateExportJob(job))) return deps.control.getExportJob(exportId);

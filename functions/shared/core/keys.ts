@@ -63,6 +63,8 @@ export async function rotateKey(
 ) {
   const key = await ownKey(deps, principal, client, keyId);
   if (key.revokedAt) throw new ConflictError(`key ${keyId} is revoked`);
+  // A session's token is `alv_`, and short-lived: mint a new session instead.
+  if (key.mintedBy) throw new ConflictError(`${keyId} is a viewer session: mint a new one instead`);
   const now = deps.clock.now();
   const { token } = newToken(keyId);
   const previousValidUntil = new Date(now.getTime() + input.graceSeconds * 1000).toISOString();

@@ -5,7 +5,8 @@ import type { AppendGuard, ControlStore } from "../ports.js";
 /**
  * Limits on who may use the API, decided from storage the service shares across execution
  * environments: a source that keeps failing to authenticate is refused for the rest of its window,
- * whatever key it presents next (docs/deploy.md, "Rate limits").
+ * whatever key it presents next, and each workspace has a request rate (README, "Each workspace has
+ * a request rate").
  */
 
 /** Failed authentications are counted per source IP in windows of this length. */
@@ -91,7 +92,11 @@ export class WorkspaceRateLimit {
       this.overUntil.delete(workspaceId);
       return;
     }
-    throw new TooManyRequestsError(WORKSPACE_OVER_LIMIT, (until - now.getTime()) / 1000);
+    throw new TooManyRequestsError(
+      WORKSPACE_OVER_LIMIT,
+      (until - now.getTime()) / 1000,
+      "Too many requests for this workspace",
+    );
   }
 
   /**

@@ -2,7 +2,7 @@ import type * as z from "zod";
 import { ConflictError, ForbiddenError } from "../errors.js";
 import type { ApiKeyRecord, Principal } from "../ports.js";
 import type { createViewerSessionBodySchema } from "../schemas/admin.js";
-import { actionEvent, type Client } from "./access.js";
+import { actionEvent, type Client, recordDenied } from "./access.js";
 import { hashToken, newToken } from "./api-keys.js";
 import { type EventsDeps, recordServiceEvent } from "./events.js";
 
@@ -11,8 +11,9 @@ export const DASHBOARD_PATH = "/dashboard/audit";
 
 /**
  * Mints a viewer session: a short-lived, read-only token of the caller's workspace for the Audit
- * Log page, so a person gets in without an API key. An admin key mints one for its workspace; a
- * reader key for itself (its own scope, no more). A session cannot mint another. Minting is
+ * Log page, so a person gets in without an API key. An admin key mints one for its workspace, and
+ * may name the person it is for; a reader key for itself (its own scope, no more, and no viewer:
+ * its reads stay the key's). A session cannot mint another; both refusals are recorded. Minting is
  * recorded as `audit.viewer_session_created`; the session's reads are audited as any read is, with
  * the viewer (when named) as the actor.
  */
@@ -22,7 +23,20 @@ export async function createViewerSession(
   client: Client,
   input: z.output<typeof createViewerSessionBodySchema>,
 ) {
-  if (principal.session) throw new ForbiddenError("a viewer session cannot mint another session");
+  // Refusals are recorded as every denied access is.
+  const refuse = async (reason: string, detail: string) => {
+    await recordDenied(deps, principal.workspaceId, principal, client, reason);
+    return new ForbiddenError(detail);
+  };
+  if (principal.session)
+    throw await refuse("session_cannot_mint", "a viewer session cannot mint another session");
+  // Only an admin names the person: a reader key minting for itself reads as itself.
+  if (input.viewer && !principal.scopes.includes("admin")) {
+    throw await refuse(
+      "viewer_needs_admin",
+      "only an admin key may name the viewer; a reader key mints for itself",
+    );
+  }
   const now = deps.clock.now();
   const { keyId: sessionId, token } = newToken(undefined, "session");
   const expiresAt = new Date(now.getTime() + input.ttlSeconds * 1000).toISOString();

@@ -22,6 +22,8 @@ export interface Operator {
  * Creates a workspace and its first keys, the one way there is (the admin CLI, the local runtime and
  * the tests all come here). Each key's creation is an `apikey.created` event in the new workspace's
  * log, exactly as POST /v1/keys records one. Returns the bearer tokens: they are shown only here.
+ * A rerun after a failure before the first key was stored finishes the job; a workspace with keys
+ * is taken.
  */
 export async function createWorkspace<K extends string>(
   deps: EventsDeps,
@@ -43,8 +45,12 @@ export async function createWorkspace<K extends string>(
   }
   const createdAt = deps.clock.now().toISOString();
   const workspace: WorkspaceRecord = { workspaceId, plan, retentionDays, createdAt };
-  if (!(await deps.control.putWorkspace(workspace)))
-    throw new ConflictError(`workspace ${workspaceId} already exists`);
+  if (!(await deps.control.putWorkspace(workspace))) {
+    // A rerun after a failure between the workspace and its first key goes on; anything else is taken.
+    const existing = await deps.control.getWorkspace(workspaceId);
+    const unfinished = existing?.plan === plan && (await deps.control.listApiKeys(workspaceId)).length === 0;
+    if (!unfinished) throw new ConflictError(`workspace ${workspaceId} already exists`);
+  }
   const tokens = {} as Record<K, string>;
   for (const [label, spec] of Object.entries(keys) as [K, { scopes: Scope[]; name?: string }][]) {
     const { keyId, token } = newToken();

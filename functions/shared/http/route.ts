@@ -101,13 +101,18 @@ export function authedRoute<H extends AuthedHandler>(
       }
       const now = deps.clock.now();
       deps.rateLimit?.refuseIfOver(principal.workspaceId, now);
+      // Every authenticated request counts toward its workspace's rate, refused ones too: a 403 still
+      // writes its access.denied event.
+      const counted = deps.rateLimit?.count(deps.control, principal.workspaceId, now);
       if (!allowed.some((s) => principal.scopes.includes(s))) {
-        await recordDenied(deps, principal.workspaceId, principal, client, "missing_scope", {
-          requiredScope: allowed.join(" or "),
-        });
+        await Promise.all([
+          recordDenied(deps, principal.workspaceId, principal, client, "missing_scope", {
+            requiredScope: allowed.join(" or "),
+          }),
+          counted,
+        ]);
         throw new ForbiddenError(`this route needs the ${allowed.map((s) => `\`${s}\``).join(" or ")} scope`);
       }
-      const counted = deps.rateLimit?.count(deps.control, principal.workspaceId, now);
       const [answer, check] = await Promise.allSettled([
         (async () => {
           if (sourceCheck === "before") await refuseThrottledSource(deps, client.sourceIp);

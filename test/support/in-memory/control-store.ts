@@ -90,7 +90,8 @@ export class InMemoryControlStore implements ControlStore {
   async revokeApiKey(keyId: string, revokedAt: string): Promise<boolean> {
     const found = this.keys.get(keyId);
     if (!found) return false;
-    if (found.revokedAt !== undefined) return found.revokedAt === revokedAt;
+    // No lost answers in memory: any second call is a second revocation, and refused.
+    if (found.revokedAt !== undefined) return false;
     this.keys.set(keyId, { ...found, revokedAt });
     return true;
   }
