@@ -277,9 +277,14 @@ export interface ControlStore {
   /** The source's failed authentications so far in the window starting at `windowStart`. */
   sourceFailures(ip: string, windowStart: string): Promise<number>;
   /**
-   * Counts one authenticated request of the workspace in its rate window; returns the count so far.
+   * Counts `requests` (default 1) authenticated requests of the workspace in its rate window;
+   * returns the count so far.
    */
-  countRequest(workspaceId: string, window: { start: string; end: string }): Promise<number>;
+  countRequest(
+    workspaceId: string,
+    window: { start: string; end: string },
+    requests?: number,
+  ): Promise<number>;
   /** Windows that ended at or before `endedBy` and whose aggregate event is not written yet. */
   pendingFailures(endedBy: string): Promise<FailureWindow[]>;
   markFailuresFlushed(window: Pick<FailureWindow, "target" | "ip" | "windowStart">): Promise<void>;

@@ -459,10 +459,12 @@ export function controlStoreContract(name: string, factory: () => Promise<Contro
           await s.store.countRequest(other, w0),
           await s.store.countRequest(ws, w1),
           await s.store.countRequest(ws, w0),
+          // An environment's requests since its last count, added at once.
+          await s.store.countRequest(ws, w0, 7),
         ];
 
         // Assert
-        expect(counts).toEqual([1, 2, 1, 1, 3]);
+        expect(counts).toEqual([1, 2, 1, 1, 3, 10]);
       });
     });
 

@@ -401,17 +401,19 @@ describe("a throttled source (issue 11, item 4)", () => {
 
 describe("the per-workspace request rate (issue 11, item 4)", () => {
   it("answers 429 once a workspace is over its rate, while other workspaces are served, until the window ends", async () => {
-    // Prepare: 1 request a second, so 10 a window.
+    // Prepare: 1 request a second, so 10 a window; requests 100 ms apart.
     const api = await startApi({ now: "2026-03-12T11:00:00.000Z", workspaceRateLimit: 1 });
     try {
       const busy = await workspace("busy");
       const quiet = await workspace("quiet");
-      const perWindow = RATE_WINDOW_MS / 1000;
+      const step = 100;
 
-      // Act: the limit's worth, then one more (which learns the workspace is over), then another.
+      // Act: an environment sends its count at most once a second: at 0 s (1), then at 1.0 s the
+      // ten requests since (11, over 10): that request is still served, the next one is not.
       const statuses: number[] = [];
-      for (let i = 0; i < perWindow + 2; i++) {
+      for (let i = 0; i < 12; i++) {
         statuses.push((await call(api, "GET", "/v1/events", { key: busy.keys.reader })).status);
+        if (i < 11) api.clock.advance(step);
       }
       const refused = await call<{ title: string; detail: string }>(api, "POST", "/v1/events", {
         key: busy.keys.writer,
@@ -422,14 +424,15 @@ describe("the per-workspace request rate (issue 11, item 4)", () => {
         body: nodeAdded("x"),
       });
 
-      // Assess: the request that crossed the limit was served (its work was done); the next ones not.
-      expect(statuses).toEqual([...Array(perWindow + 1).fill(200), 429]);
+      // Assess
+      expect(statuses).toEqual([...Array(11).fill(200), 429]);
       expect(refused.status).toBe(429);
       expect(refused.body.detail).toMatch(/over its request rate/);
       expect(refused.body.title).toBe("Too many requests for this workspace");
-      // A refused scope counts too (its access.denied is a write): quiet is at 1 of 10.
+      // The rest of the window: it began at 11:00:00, and it is 11:00:01.1.
+      expect(Number(refused.headers.get("retry-after"))).toBe(9);
+      // Another workspace is served meanwhile (a refused scope counts for it too).
       expect(wrongScope.status).toBe(403);
-      expect(Number(refused.headers.get("retry-after"))).toBe(RATE_WINDOW_MS / 1000);
       expect((await call(api, "GET", "/v1/events", { key: quiet.keys.reader })).status).toBe(200);
 
       // The next window serves the workspace again, and the refused event was never stored.

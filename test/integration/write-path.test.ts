@@ -100,7 +100,7 @@ describe("the write path, one request at a time", () => {
   });
   afterAll(() => api.close());
 
-  it("makes one DynamoDB round trip for a single event once the key and workspace are cached", async () => {
+  it("makes one DynamoDB request for a single event once the key and workspace are cached", async () => {
     // Prepare: a first post reads the key and the workspace.
     const ws = await workspace("one-trip");
     probe.reset();
@@ -113,8 +113,16 @@ describe("the write path, one request at a time", () => {
     probe.reset();
     const warm = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("warm") });
 
-    // Assess: the transaction is the one round trip; the rate count went beside it, not before.
+    // Assess: the transaction is the one request (the first post of this second sent the rate count).
     expect(warm.status).toBe(201);
+    expect(probe.sent).toEqual(["TransactWriteItemsCommand"]);
+    expect(probe.beside).toEqual([]);
+
+    // A second later the environment sends its count again: beside the transaction, not before it.
+    api.clock.advance(1_000);
+    probe.reset();
+    const later = await call(api, "POST", "/v1/events", { key: ws.keys.writer, body: incident("later") });
+    expect(later.status).toBe(201);
     expect(probe.sent).toEqual(["TransactWriteItemsCommand"]);
     expect(probe.beside).toEqual(["UpdateItemCommand"]);
   });

@@ -214,7 +214,11 @@ export class DynamoControlStore implements ControlStore {
     return Number(item?.[FailureAttr.count] ?? 0);
   }
 
-  async countRequest(workspaceId: string, window: { start: string; end: string }): Promise<number> {
+  async countRequest(
+    workspaceId: string,
+    window: { start: string; end: string },
+    requests = 1,
+  ): Promise<number> {
     try {
       const out = await this.client.send(
         new UpdateCommand({
@@ -223,7 +227,7 @@ export class DynamoControlStore implements ControlStore {
           UpdateExpression: "ADD #count :one SET #exp = if_not_exists(#exp, :exp)",
           ExpressionAttributeNames: { "#count": FailureAttr.count, "#exp": EXPIRES_AT },
           ExpressionAttributeValues: {
-            ":one": 1,
+            ":one": requests,
             ":exp": Math.floor(Date.parse(window.end) / 1000) + FAILURE_ITEM_TTL_SECONDS,
           },
           ReturnValues: "UPDATED_NEW",

@@ -60,20 +60,27 @@ export async function refuseThrottledSource(
 export const RATE_WINDOW_MS = 10_000;
 
 export const WORKSPACE_OVER_LIMIT = "this workspace is over its request rate; retry later";
+/** An execution environment sends its count of a workspace's requests at most this often. */
+export const RATE_COUNT_EVERY_MS = 1_000;
 
 /**
  * Each workspace's share of the stage: at most `perSecond` authenticated requests a second,
  * averaged over {@link RATE_WINDOW_MS}, so one tenant cannot take the capacity every tenant shares.
  *
- * Every request is counted in the control table beside its own work (one UpdateItem, no added
- * round trip). The count that crosses the limit marks the workspace over it, in this execution
- * environment, until the window ends, and from then on its requests here are refused before any
- * storage is touched. The request that learnt it is answered as usual: its work is already done, and
- * an event that was stored is never answered with an error. So a window lets through at most the
- * limit plus one request per execution environment.
+ * Requests are counted in the control table beside their own work (an UpdateItem ADD, no added
+ * round trip), at most once a second per execution environment and workspace: the requests in
+ * between are added to the next count it sends, so a busy workspace costs each environment one
+ * write a second, not one a request. The count that crosses the limit marks the workspace over it,
+ * in this environment, until the window ends, and from then on its requests here are refused before
+ * any storage is touched. The request that learnt it is answered as usual: its work is already done,
+ * and an event that was stored is never answered with an error. So a window lets through at most
+ * the limit plus about a second's requests per execution environment, and a window's last second
+ * in an environment may go uncounted.
  */
 export class WorkspaceRateLimit {
   private readonly overUntil = new Map<string, number>();
+  /** Per workspace: the window counted in, requests not sent yet, and when the last count went. */
+  private readonly unsent = new Map<string, { window: string; requests: number; sentAt: number }>();
 
   constructor(
     private readonly perSecond: number,
@@ -106,8 +113,17 @@ export class WorkspaceRateLimit {
   async count(control: ControlStore, workspaceId: string, now: Date): Promise<void> {
     if (this.perSecond <= 0) return;
     const window = windowAt(now, RATE_WINDOW_MS);
+    const at = now.getTime();
+    const kept = this.unsent.get(workspaceId);
+    const sameWindow = kept?.window === window.start;
+    if (kept && sameWindow && at - kept.sentAt < RATE_COUNT_EVERY_MS) {
+      kept.requests++;
+      return;
+    }
+    const requests = (kept && sameWindow ? kept.requests : 0) + 1;
+    this.unsent.set(workspaceId, { window: window.start, requests: 0, sentAt: at });
     try {
-      if ((await control.countRequest(workspaceId, window)) > this.perWindow) {
+      if ((await control.countRequest(workspaceId, window, requests)) > this.perWindow) {
         this.overUntil.set(workspaceId, Date.parse(window.end));
       }
     } catch (error: unknown) {

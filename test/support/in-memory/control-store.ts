@@ -156,9 +156,13 @@ export class InMemoryControlStore implements ControlStore {
     return this.sources.get(key(ip, windowStart)) ?? 0;
   }
 
-  async countRequest(workspaceId: string, window: { start: string; end: string }): Promise<number> {
+  async countRequest(
+    workspaceId: string,
+    window: { start: string; end: string },
+    requests = 1,
+  ): Promise<number> {
     const k = key(workspaceId, window.start);
-    const count = (this.requests.get(k) ?? 0) + 1;
+    const count = (this.requests.get(k) ?? 0) + requests;
     this.requests.set(k, count);
     return count;
   }
