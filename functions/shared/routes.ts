@@ -626,7 +626,9 @@ export const ROUTES = [
     handler: "get-export",
     description: "GET /v1/exports/{id}: status and download URL",
     scope: "events:read",
-    sourceCheck: "alongside",
+    // Checked first: a ready export's answer issues a download URL and records it
+    // (audit.export_downloaded), which a refused request must not.
+    sourceCheck: "before",
     needs: { exportBucket: "read" },
     operation: {
       operationId: "getExport",
