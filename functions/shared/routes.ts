@@ -609,7 +609,7 @@ export const ROUTES = [
       operationId: "createViewerSession",
       summary: "Mint a read-only viewer session for the Audit Log page",
       description:
-        "With an admin key, or a reader key (for its own workspace; the session can only read). The platform's dashboard calls this server-side and opens `url` (the token travels in the URL fragment, so it never reaches a server log). Recorded as `audit.viewer_session_created`; the session's reads are audited as any read, with `viewer` as the actor. Revoke early with DELETE /v1/keys/{sessionId}.",
+        "With an admin key, or a reader key (for its own workspace; the session can only read). The platform's dashboard calls this server-side and opens `url` (the token travels in the URL fragment, so it never reaches a server log). Recorded as `audit.viewer_session_created`; the session's reads are audited as any read, with `viewer` (which only an admin key may give) as the actor. Revoke early with DELETE /v1/keys/{sessionId}; revoking the key that minted it ends it too.",
       responses: {
         "201": {
           description: "The session",
