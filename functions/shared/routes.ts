@@ -726,22 +726,18 @@ export type AuthedHandler = AuthedRoute["handler"];
 /** The manifest entry of `handler`. */
 export type RouteOf<H extends string> = Extract<(typeof ROUTES)[number], { handler: H }>;
 
-/** What the needs of every function are: its route's, its schedule's or its queue's. */
-export function needsOf(handler: string): Needs {
+/** The manifest entry that names `handler`: its (first) route, its schedule or its queue. */
+function entryOf(handler: string): { description: string; needs?: Needs } {
   const entry =
-    ROUTES.find((r) => r.handler === handler) ??
+    (ROUTES as readonly RouteDef[]).find((r) => r.handler === handler) ??
     SCHEDULES.find((s) => s.handler === handler) ??
     QUEUE_WORKERS.find((w) => w.handler === handler);
   if (!entry) throw new Error(`no route, schedule or queue names handler "${handler}"`);
-  return entry.needs ?? {};
+  return entry;
 }
 
-/** Its function's description: the route's (of the first route naming it), the schedule's or the queue's. */
-export function descriptionOf(handler: string): string {
-  const entry =
-    ROUTES.find((r) => r.handler === handler) ??
-    SCHEDULES.find((s) => s.handler === handler) ??
-    QUEUE_WORKERS.find((w) => w.handler === handler);
-  if (!entry) throw new Error(`no route, schedule or queue names handler "${handler}"`);
-  return entry.description;
-}
+/** What a function may touch on AWS: its entry's needs. */
+export const needsOf = (handler: string): Needs => entryOf(handler).needs ?? {};
+
+/** Its function's description: its entry's. */
+export const descriptionOf = (handler: string): string => entryOf(handler).description;

@@ -529,43 +529,45 @@ describe("workspace creation in the core (issue 11, boundaries)", () => {
     actor: { type: "user" as const, id: "ops@host", name: "npm run admin" },
     sourceIp: "192.0.2.7",
   };
+  let api: TestApi;
+  let deps: ReturnType<typeof toolDeps>;
+
+  beforeAll(async () => {
+    api = await startApi({ now: "2026-03-15T08:00:00.000Z" });
+    deps = toolDeps(api.dynamo, engineEnv(), api.clock);
+  });
+  afterAll(() => api.close());
 
   it("creates the workspace and its first admin key, whose creation is an apikey.created event like any other", async () => {
     // Prepare
-    const api = await startApi({ now: "2026-03-15T08:00:00.000Z" });
-    try {
-      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
-      const id = uniqueWorkspace("created");
+    const id = uniqueWorkspace("created");
 
-      // Act
-      const { workspace: made, tokens } = await createWorkspace(
-        deps,
-        operator,
-        { workspaceId: id, plan: "enterprise" },
-        { admin: { scopes: ["admin"], name: "first admin key" } },
-      );
+    // Act
+    const { workspace: made, tokens } = await createWorkspace(
+      deps,
+      operator,
+      { workspaceId: id, plan: "enterprise" },
+      { admin: { scopes: ["admin"], name: "first admin key" } },
+    );
 
-      // Assess: the key works, and the log says who made it, from where.
-      expect(made).toMatchObject({ workspaceId: id, plan: "enterprise", retentionDays: 365 });
-      const keys = await call<{ keys: { keyId: string; name: string }[] }>(api, "GET", "/v1/keys", {
-        key: tokens.admin,
-      });
-      expect(keys.status).toBe(200);
-      const reader = await call<{ token: string }>(api, "POST", "/v1/keys", {
-        key: tokens.admin,
-        body: { name: "r", scopes: ["events:read"] },
-      });
-      const created = (await listAll(api, reader.body.token, "type=apikey.created")) as Ev[];
-      expect(created.find((e) => e.context.name === "first admin key")).toMatchObject({
-        actor: operator.actor,
-        sourceIp: "192.0.2.7",
-        context: { keyId: keys.body.keys[0]?.keyId, name: "first admin key", scopes: ["admin"] },
-        recordedAt: "2026-03-15T08:00:00.000Z",
-      });
-      expect(created).toHaveLength(2);
-    } finally {
-      await api.close();
-    }
+    // Assess: the key works, and the log says who made it, from where.
+    expect(made).toMatchObject({ workspaceId: id, plan: "enterprise", retentionDays: 365 });
+    const keys = await call<{ keys: { keyId: string; name: string }[] }>(api, "GET", "/v1/keys", {
+      key: tokens.admin,
+    });
+    expect(keys.status).toBe(200);
+    const reader = await call<{ token: string }>(api, "POST", "/v1/keys", {
+      key: tokens.admin,
+      body: { name: "r", scopes: ["events:read"] },
+    });
+    const created = (await listAll(api, reader.body.token, "type=apikey.created")) as Ev[];
+    expect(created.find((e) => e.context.name === "first admin key")).toMatchObject({
+      actor: operator.actor,
+      sourceIp: "192.0.2.7",
+      context: { keyId: keys.body.keys[0]?.keyId, name: "first admin key", scopes: ["admin"] },
+      recordedAt: "2026-03-15T08:00:00.000Z",
+    });
+    expect(created).toHaveLength(2);
   });
 
   it.each([
@@ -576,61 +578,43 @@ describe("workspace creation in the core (issue 11, boundaries)", () => {
     [{ workspaceId: "ok-id", plan: "per-node", retentionDays: 30 }, "/retentionDays"],
     [{ workspaceId: "ok-id", plan: "enterprise", retentionDays: 400 }, "/retentionDays"],
   ])("refuses %j naming %s, and creates nothing", async (input, path) => {
-    const api = await startApi();
-    try {
-      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
-      const attempt = createWorkspace(deps, operator, input as never, { admin: { scopes: ["admin"] } });
-      await expect(attempt).rejects.toMatchObject({ errors: [expect.objectContaining({ path })] });
-      expect(await deps.control.getWorkspace(input.workspaceId)).toBeUndefined();
-    } finally {
-      await api.close();
-    }
+    const attempt = createWorkspace(deps, operator, input as never, { admin: { scopes: ["admin"] } });
+    await expect(attempt).rejects.toMatchObject({ errors: [expect.objectContaining({ path })] });
+    expect(await deps.control.getWorkspace(input.workspaceId)).toBeUndefined();
   });
 
   it("finishes on a rerun after a failure before its first key, so the operator is never locked out", async () => {
-    const api = await startApi();
-    try {
-      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
-      const id = uniqueWorkspace("rerun");
-      // As a run that stored the workspace and then failed before any key.
-      await createWorkspace(deps, operator, { workspaceId: id, plan: "enterprise" }, {});
-      const rerun = await createWorkspace(
+    const id = uniqueWorkspace("rerun");
+    // As a run that stored the workspace and then failed before any key.
+    await createWorkspace(deps, operator, { workspaceId: id, plan: "enterprise" }, {});
+    const rerun = await createWorkspace(
+      deps,
+      operator,
+      { workspaceId: id, plan: "enterprise" },
+      { admin: { scopes: ["admin"] } },
+    );
+    expect((await call(api, "GET", "/v1/settings", { key: rerun.tokens.admin })).status).toBe(200);
+    await expect(
+      createWorkspace(
         deps,
         operator,
         { workspaceId: id, plan: "enterprise" },
         { admin: { scopes: ["admin"] } },
-      );
-      expect((await call(api, "GET", "/v1/settings", { key: rerun.tokens.admin })).status).toBe(200);
-      await expect(
-        createWorkspace(
-          deps,
-          operator,
-          { workspaceId: id, plan: "enterprise" },
-          { admin: { scopes: ["admin"] } },
-        ),
-      ).rejects.toThrow(`workspace ${id} already exists`);
-    } finally {
-      await api.close();
-    }
+      ),
+    ).rejects.toThrow(`workspace ${id} already exists`);
   });
 
   it("refuses an id that is taken, and leaves the first workspace as it was", async () => {
-    const api = await startApi();
-    try {
-      const deps = toolDeps(api.dynamo, engineEnv(), api.clock);
-      const id = uniqueWorkspace("taken");
-      await createWorkspace(deps, operator, { workspaceId: id, plan: "per-node" }, {});
-      await expect(
-        createWorkspace(
-          deps,
-          operator,
-          { workspaceId: id, plan: "enterprise" },
-          { admin: { scopes: ["admin"] } },
-        ),
-      ).rejects.toThrow(`workspace ${id} already exists`);
-      expect(await deps.control.getWorkspace(id)).toMatchObject({ plan: "per-node", retentionDays: 90 });
-    } finally {
-      await api.close();
-    }
+    const id = uniqueWorkspace("taken");
+    await createWorkspace(deps, operator, { workspaceId: id, plan: "per-node" }, {});
+    await expect(
+      createWorkspace(
+        deps,
+        operator,
+        { workspaceId: id, plan: "enterprise" },
+        { admin: { scopes: ["admin"] } },
+      ),
+    ).rejects.toThrow(`workspace ${id} already exists`);
+    expect(await deps.control.getWorkspace(id)).toMatchObject({ plan: "per-node", retentionDays: 90 });
   });
 });

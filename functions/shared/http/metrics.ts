@@ -32,7 +32,11 @@ export function routeMetrics(
     if (status === 429) count(Metric.throttled);
     if (error instanceof AuditWriteUnavailable) count(Metric.auditWriteFailed);
     if (posts) {
-      const results = resultsOf(typeof response?.body === "string" ? response.body : undefined);
+      // A single event's 201 is one accepted: its body (the stored event) is not read again.
+      const results =
+        status === 201
+          ? undefined
+          : resultsOf(typeof response?.body === "string" ? response.body : undefined);
       if (results) {
         count(Metric.eventsAccepted, results.filter((r) => r.status === "created").length);
         count(Metric.eventsReplayed, results.filter((r) => r.status === "duplicate").length);
